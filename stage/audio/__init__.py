@@ -1,0 +1,1 @@
+"""Audio path: PortAudio input, the ring buffer, the analysis thread."""

@@ -1,0 +1,76 @@
+"""Audio devices by name or index (PortAudio through sounddevice)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("JACK_NO_START_SERVER", "1")     # never spawn a JACK server by surprise
+
+import sounddevice as sd  # noqa: E402
+
+
+class DeviceError(LookupError):
+    pass
+
+
+def _hostapi_name(i: int) -> str:
+    try:
+        return sd.query_hostapis(i)["name"]
+    except Exception:
+        return "?"
+
+
+def list_audio() -> list[dict]:
+    out = []
+    for d in sd.query_devices():
+        out.append({"index": d["index"], "name": d["name"], "hostapi": _hostapi_name(d["hostapi"]),
+                    "inputs": d["max_input_channels"], "outputs": d["max_output_channels"],
+                    "samplerate": d["default_samplerate"]})
+    return out
+
+
+def describe(kind: str) -> str:
+    devs = [d for d in list_audio() if d[kind] > 0]
+    if not devs:
+        return f"no audio {kind} at all on this machine"
+    return "; ".join(f"[{d['index']}] {d['name']} ({d['hostapi']}, {d[kind]} ch)" for d in devs)
+
+
+def resolve(spec, kind: str = "inputs", min_channels: int = 1) -> dict:
+    """A device by index or by a part of its name (case-insensitive). Raises DeviceError
+    naming the devices that are there."""
+    devs = [d for d in list_audio() if d[kind] > 0]
+    if spec is None:
+        try:
+            idx = sd.default.device[0 if kind == "inputs" else 1]
+            if idx is None or idx < 0:
+                raise ValueError
+            d = next(d for d in devs if d["index"] == idx)
+        except (ValueError, StopIteration, sd.PortAudioError):
+            if not devs:
+                raise DeviceError(f"no default audio {kind[:-1]}: {describe(kind)}") from None
+            d = devs[0]
+    elif isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
+        idx = int(spec)
+        found = [d for d in devs if d["index"] == idx]
+        if not found:
+            raise DeviceError(f"audio {kind[:-1]} {idx} is not there; the {kind} are: {describe(kind)}")
+        d = found[0]
+    else:
+        found = [d for d in devs if spec.lower() in d["name"].lower()]
+        if not found:
+            raise DeviceError(f"no audio {kind[:-1]} named {spec!r}; the {kind} are: {describe(kind)}")
+        exact = [d for d in found if d["name"].lower() == spec.lower()]
+        d = (exact or found)[0]
+    if d[kind] < min_channels:
+        raise DeviceError(f"{d['name']!r} has {d[kind]} {kind[:-1]} channels, the session needs {min_channels}; "
+                          f"the {kind} are: {describe(kind)}")
+    return d
+
+
+def reinitialize() -> None:
+    """Ask PortAudio to look for devices again (one that was unplugged may be back)."""
+    try:
+        sd._terminate()
+    finally:
+        sd._initialize()

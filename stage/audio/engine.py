@@ -1,0 +1,104 @@
+"""The analysis thread: fixed hops from the ring, one analyzer per player, results to feeds."""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+
+from .. import clock as _clock
+from .analysis import AnalysisSettings, PlayerAnalyzer
+from .ring import Ring
+from .state import InputStatus, PlayerFeed
+
+
+class Doorbell:
+    """Wakes the analysis thread from the audio callback without a lock: a byte on a
+    non-blocking pipe (a full pipe just means the reader is already due to wake)."""
+
+    def __init__(self):
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._r, False)
+        os.set_blocking(self._w, False)
+
+    def ring(self) -> None:
+        try:
+            os.write(self._w, b"\0")
+        except (BlockingIOError, OSError):
+            pass
+
+    def wait(self, timeout: float) -> None:
+        r, _, _ = select.select([self._r], [], [], timeout)
+        if r:
+            try:
+                os.read(self._r, 4096)
+            except BlockingIOError:
+                pass
+
+    def close(self) -> None:
+        for fd in (self._r, self._w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class AnalysisThread:
+    """Takes hops from ``ring`` and runs each player's analyzer on its channel.
+
+    ``channels[i]`` is the ring channel (0-based) of player i. Lifecycle: start(), stop().
+    """
+
+    def __init__(self, ring: Ring, players, feeds: list[PlayerFeed], channels: list[int],
+                 hop: int, doorbell: Doorbell, status: InputStatus,
+                 settings: AnalysisSettings = AnalysisSettings(), clock=_clock.now):
+        self.ring, self.feeds, self.channels, self.hop = ring, feeds, channels, hop
+        self.doorbell, self.status, self.clock = doorbell, status, clock
+        self.analyzers = [PlayerAnalyzer(ring.samplerate, hop, p.lowest, p.highest, settings)
+                          for p in players]
+        self.cursor = 0
+        self.hops = 0
+        self.busy_s = 0.0          # CPU-ish time spent analysing (wall time inside process())
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stage-analysis", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self.doorbell.ring()
+        self._thread.join(timeout=2)
+
+    def _run(self):
+        ring, hop = self.ring, self.hop
+        while not self._stop.is_set():
+            self.doorbell.wait(0.05)
+            self.step()
+
+    def step(self) -> int:
+        """Analyse every whole hop that has arrived. Returns how many hops were done."""
+        ring, hop = self.ring, self.hop
+        done = 0
+        while self.cursor + hop <= ring.written:
+            behind = ring.written - self.cursor
+            if behind > ring.capacity - 4 * hop:        # the writer lapped us: skip ahead
+                lost = (behind - hop) // hop
+                self.cursor += lost * hop
+                self.status.overruns += 1
+                continue
+            end = self.cursor + hop
+            t_cap = ring.time_of(end)
+            t0 = self.clock()
+            for an, feed, ch in zip(self.analyzers, self.feeds, self.channels):
+                frame = an.process(ring.view(ch, self.cursor, hop))
+                feed.push(t_cap, frame, t0)
+            t1 = self.clock()
+            for feed in self.feeds:
+                feed.t_publish = t1
+            self.busy_s += t1 - t0
+            self.cursor = end
+            self.hops += 1
+            done += 1
+        return done

@@ -1,0 +1,64 @@
+"""What the analysis thread publishes and the draw loop reads, without either waiting.
+
+One writer (the analysis thread) per feed. Each entry is written field by field and only
+then counted, so a reader that looks at ``count`` first never sees a half-written entry.
+Every entry carries the capture time of the last sample it used (CLOCK_MONOTONIC_RAW).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class PlayerFeed:
+    def __init__(self, name: str, capacity: int = 8192):
+        self.name = name
+        self.capacity = capacity
+        self.t = np.zeros(capacity, np.float64)
+        self.f0 = np.zeros(capacity, np.float32)
+        self.conf = np.zeros(capacity, np.float32)
+        self.level = np.full(capacity, -120.0, np.float32)
+        self.peak = np.full(capacity, -120.0, np.float32)
+        self.onset = np.zeros(capacity, np.bool_)
+        self.count = 0
+        self.t_publish = 0.0       # when the newest entry was handed over (for the latency budget)
+
+    def push(self, t_capture: float, frame, t_publish: float = 0.0) -> None:
+        k = self.count % self.capacity
+        self.t[k] = t_capture
+        self.f0[k] = frame.f0_hz
+        self.conf[k] = frame.confidence
+        self.level[k] = frame.level_db
+        self.peak[k] = frame.peak_db
+        self.onset[k] = frame.onset
+        self.t_publish = t_publish
+        self.count += 1
+
+    def latest(self):
+        """(t_capture, f0, confidence, level_db, peak_db) of the newest entry, or None."""
+        n = self.count
+        if n == 0:
+            return None
+        k = (n - 1) % self.capacity
+        return float(self.t[k]), float(self.f0[k]), float(self.conf[k]), float(self.level[k]), float(self.peak[k])
+
+    def since(self, start: int, end: int | None = None) -> range:
+        """Indices (absolute) of entries in [start, end) still held."""
+        end = self.count if end is None else end
+        return range(max(start, end - self.capacity + 1), end)
+
+    def at(self, i: int):
+        k = i % self.capacity
+        return float(self.t[k]), float(self.f0[k]), float(self.conf[k]), float(self.level[k]), bool(self.onset[k])
+
+
+class InputStatus:
+    """Counters and state of an input, written by its threads, read by the HUD."""
+
+    def __init__(self):
+        self.blocks = 0
+        self.overruns = 0          # PortAudio input overflows plus hops the analysis lost
+        self.state = "starting"    # starting | running | lost | silent-demo
+        self.device = ""
+        self.latency_s = 0.0
+        self.last_block_time = 0.0

@@ -1,0 +1,198 @@
+"""The `stage` command: demo, run, devices, check, analyze."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DEMO_SESSION = ASSETS / "demo_session.toml"
+
+
+def _size(text):
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1920x1080, got {text!r}") from None
+
+
+def _view_args(p):
+    p.add_argument("--windowed", action="store_true", help="a window instead of full-screen")
+    p.add_argument("--headless", action="store_true", help="no window (SDL dummy driver); prints run statistics")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--snapshot", type=Path, default=None, help="write the last frame to this PNG")
+    p.add_argument("--trace", type=Path, default=None, help="one JSON line per presented frame to this file")
+    p.add_argument("--size", type=_size, default=None, help="picture size, e.g. 1920x1080")
+    p.add_argument("--hud", action="store_true", help="start with the studio HUD shown (toggle with H)")
+    p.add_argument("--silent", action="store_true", help="do not play a recorded performance out loud")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="stage", description="The film loop on the projector with every "
+                                 "player's live pitch and intensity over it.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("demo", help="play the bundled film loop and recorded performance")
+    _view_args(p)
+    p = sub.add_parser("run", help="run a session file")
+    p.add_argument("session", type=Path)
+    _view_args(p)
+    sub.add_parser("devices", help="list audio inputs and outputs and MIDI ports")
+    p = sub.add_parser("check", help="validate a session and print what it will use")
+    p.add_argument("session", type=Path)
+    p = sub.add_parser("analyze", help="run the live analysis on a sound file, write CSV")
+    p.add_argument("file", type=Path)
+    p.add_argument("--channel", type=int, default=1, help="1-based channel (default 1)")
+    p.add_argument("--out", type=Path, default=None, help="CSV file (default: standard output)")
+    p.add_argument("--lowest", default="E1", help="lowest note of the instrument (default E1)")
+    p.add_argument("--highest", default="C8", help="highest note of the instrument (default C8)")
+    p.add_argument("--hop", type=int, default=256)
+    args = ap.parse_args(argv)
+    try:
+        return {"demo": cmd_demo, "run": cmd_run, "devices": cmd_devices, "check": cmd_check,
+                "analyze": cmd_analyze}[args.cmd](args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        from .audio.devices import DeviceError
+        from .film.decoder import FilmError
+        from .session import SessionError
+        if isinstance(e, (SessionError, FilmError, DeviceError)):
+            print(f"stage: {e}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _load(path):
+    from .session import load_session
+    return load_session(path)
+
+
+def _options(session, args):
+    from .render.app import ViewOptions
+    d = session.display
+    return ViewOptions(size=args.size or d.size, fullscreen=d.fullscreen and not args.windowed,
+                       screen=d.screen, fps=d.fps, vsync=d.vsync, headless=args.headless, hud=args.hud)
+
+
+def _perform(session, args) -> int:
+    if args.headless:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+    from .runtime import Performance
+    perf = Performance(session, _options(session, args), play_out=not args.silent, trace_path=args.trace)
+    stats = perf.run(args.seconds, args.snapshot)
+    if args.headless or args.seconds is not None:
+        print(json.dumps(stats), flush=True)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    return _perform(_load(DEMO_SESSION), args)
+
+
+def cmd_run(args) -> int:
+    return _perform(_load(args.session), args)
+
+
+def cmd_devices(args) -> int:
+    from .audio.devices import list_audio
+    from .midi.ports import list_ports
+    print("Audio (PortAudio):")
+    devs = list_audio()
+    if not devs:
+        print("  none")
+    for d in devs:
+        print(f"  [{d['index']:2d}] {d['name']}  ({d['hostapi']}; in {d['inputs']}, out {d['outputs']}; "
+              f"{d['samplerate']:.0f} Hz)")
+    print("MIDI (rtmidi):")
+    ports = list_ports()
+    for api in dict.fromkeys(p["api"] for p in ports):
+        for kind in ("input", "output"):
+            rows = [p for p in ports if p["api"] == api and p["kind"] == kind]
+            errs = [p for p in rows if p["error"]]
+            if errs:
+                print(f"  {api} {kind}s: unavailable ({errs[0]['error'].strip()})")
+                continue
+            print(f"  {api} {kind}s:" + ("" if rows else " none"))
+            for p in rows:
+                print(f"    [{p['index']}] {p['name']}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .film.timecode import format_timecode
+    from .runtime import open_film
+    s = _load(args.session)
+    film = open_film(s)
+    fi = film.info
+    print(f"session  {s.path}")
+    print(f"film     {fi.path}  {fi.width}x{fi.height}  {float(fi.fps):.3f} fps  aspect {fi.aspect:.2f}:1  "
+          f"{fi.duration:.2f} s  sound {'on' if s.film.sound else 'muted'}{'' if fi.has_audio else ' (none in file)'}")
+    fps = fi.fps
+    print(f"loop     {format_timecode(film.loop[0], fps)} - {format_timecode(film.loop[1], fps)}  "
+          f"({film.loop[1] - film.loop[0]} frames, {(film.loop[1] - film.loop[0]) / float(fps):.2f} s)")
+    d = s.display
+    print(f"display  screen {d.screen}  {'full-screen' if d.fullscreen else 'windowed'}  "
+          f"{'%dx%d' % d.size if d.size else 'screen size'}  {d.fps} fps  vsync {'on' if d.vsync else 'off'}")
+    a = s.audio
+    if a.file is not None:
+        import soundfile as sf
+        info = sf.info(str(a.file))
+        print(f"audio    recording {a.file}  {info.channels} ch  {info.samplerate} Hz  {info.duration:.1f} s  "
+              f"block {a.blocksize}  hop {a.hop}")
+        nch = info.channels
+    else:
+        from .audio.devices import resolve
+        need = max(p.channel for p in s.players)
+        dev = resolve(a.input, "inputs", need)
+        sr = a.samplerate or int(dev["samplerate"])
+        print(f"audio    input [{dev['index']}] {dev['name']} ({dev['hostapi']})  {dev['inputs']} ch  {sr} Hz  "
+              f"block {a.blocksize}  hop {a.hop}")
+        nch = dev["inputs"]
+    from .audio.analysis import window_for
+    from .music import note_name
+    for i, p in enumerate(s.players):
+        if p.channel > nch:
+            raise s.error(f"players[{i}].channel", f"channel {p.channel} does not exist: the input has {nch} channel(s)")
+        print(f"player   {p.name:<12} channel {p.channel}  {note_name(p.lowest)}-{note_name(p.highest)}  "
+              f"colour #{'%02x%02x%02x' % p.colour}  pitch window {window_for(p.lowest, 48000, a.hop)} @48k")
+    print("ok")
+    return 0
+
+
+def cmd_analyze(args) -> int:
+    import soundfile as sf
+
+    from .audio.analysis import analyze_signal
+    from .music import NoteError, parse_note
+    try:
+        data, sr = sf.read(str(args.file), dtype="float32", always_2d=True)
+    except Exception as e:
+        print(f"stage: {args.file}: cannot read as sound: {e}", file=sys.stderr)
+        return 2
+    if not 1 <= args.channel <= data.shape[1]:
+        print(f"stage: {args.file} has {data.shape[1]} channel(s); --channel must be 1-{data.shape[1]}", file=sys.stderr)
+        return 2
+    try:
+        lo, hi = parse_note(args.lowest), parse_note(args.highest)
+    except NoteError as e:
+        print(f"stage: {e}", file=sys.stderr)
+        return 2
+    out = open(args.out, "w", newline="") if args.out else sys.stdout
+    try:
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["time_s", "f0_hz", "confidence", "level_db"])
+        for t, fr in analyze_signal(data[:, args.channel - 1], sr, args.hop, lo, hi):
+            w.writerow([f"{t:.6f}", f"{fr.f0_hz:.3f}", f"{fr.confidence:.4f}", f"{fr.level_db:.2f}"])
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Film path: decoding thread, loop, timecode, the film clock."""

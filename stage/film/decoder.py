@@ -1,0 +1,330 @@
+"""Decoding the film loop away from the draw thread (PyAV / FFmpeg).
+
+Frames are converted by FFmpeg straight to the size they are shown at, in BGRA: the same
+32-bit layout as the screen, so a blit is a copy. The loop's first ``head`` frames are kept
+decoded for good; the rest of the loop streams through a short queue. At the out point the
+decoder seeks back to the frame after the head while the head plays from memory, so the wrap
+never waits on a seek (seeks on long GOPs can take most of a second).
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .timecode import TimecodeError, parse_position
+
+
+class FilmError(RuntimeError):
+    pass
+
+
+@dataclass
+class FilmInfo:
+    path: Path
+    fps: Fraction
+    width: int
+    height: int
+    aspect: float            # display aspect ratio (sample aspect applied)
+    frames: int              # frames in the file
+    has_audio: bool
+
+    @property
+    def duration(self) -> float:
+        return self.frames / float(self.fps)
+
+
+def probe(path) -> FilmInfo:
+    path = Path(path)
+    if not path.exists():
+        raise FilmError(f"{path}: no such file")
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise FilmError(f"{path}: has no video stream")
+            s = c.streams.video[0]
+            rate = s.average_rate or s.guessed_rate or s.base_rate
+            if not rate:
+                raise FilmError(f"{path}: frame rate unknown")
+            fps = Fraction(rate).limit_denominator(1001)
+            w, h = s.codec_context.width, s.codec_context.height
+            if not w or not h:
+                raise FilmError(f"{path}: video stream has no picture size")
+            sar = s.sample_aspect_ratio or s.codec_context.sample_aspect_ratio or Fraction(1)
+            aspect = w * float(sar) / h if sar else w / h
+            frames = s.frames
+            if not frames:
+                dur = (float(s.duration * s.time_base) if s.duration else
+                       (c.duration / 1e6 if c.duration else 0.0))
+                frames = int(round(dur * float(fps)))
+            if frames <= 0:
+                raise FilmError(f"{path}: cannot tell how long the film is")
+            # decode one frame: a file whose codec cannot be read fails here, not on stage
+            try:
+                next(c.decode(s))
+            except StopIteration:
+                raise FilmError(f"{path}: video stream holds no frames") from None
+            return FilmInfo(path, fps, w, h, aspect, int(frames), bool(c.streams.audio))
+    except FilmError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as e:
+        raise FilmError(f"{path}: cannot be read as video: {e}") from None
+
+
+def resolve_loop(info: FilmInfo, loop_in, loop_out) -> tuple[int, int]:
+    """Loop points from the session (timecode or seconds) to frames [in, out)."""
+    try:
+        fin = parse_position(loop_in or 0, info.fps)
+        fout = info.frames if loop_out is None else parse_position(loop_out, info.fps)
+    except TimecodeError as e:
+        raise FilmError(f"{info.path}: {e}") from None
+    if fout > info.frames:
+        raise FilmError(f"{info.path}: loop out point (frame {fout}) is past the end of the film "
+                        f"({info.frames} frames, {info.duration:.2f} s)")
+    if fout - fin < 2:
+        raise FilmError(f"{info.path}: loop out point must come after the in point (in frame {fin}, out frame {fout})")
+    return fin, fout
+
+
+def fit_rect(aspect: float, screen: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Letterbox or pillarbox: (x, y, w, h) of the picture inside the screen, even sizes."""
+    sw, sh = screen
+    if sw / sh > aspect:
+        h = sh
+        w = int(round(sh * aspect))
+    else:
+        w = sw
+        h = int(round(sw / aspect))
+    w -= w % 2
+    h -= h % 2
+    return ((sw - w) // 2, (sh - h) // 2, max(2, w), max(2, h))
+
+
+@dataclass
+class DecodedFrame:
+    seq: int                 # pass * loop_length + offset: grows through every pass
+    index: int               # frame number in the file
+    pixels: np.ndarray       # (h, w, 4) BGRA, contiguous
+
+
+class FilmDecoder:
+    """The decoding thread. Lifecycle: start(), stop(). Draw thread reads ``head`` and ``queue``."""
+
+    def __init__(self, info: FilmInfo, loop_in: int, loop_out: int, size: tuple[int, int],
+                 head_seconds: float = 1.25, queue_seconds: float = 0.75, start_seq: int = 0):
+        self.info, self.loop_in, self.loop_out, self.size = info, loop_in, loop_out, size
+        self.length = loop_out - loop_in
+        fps = float(info.fps)
+        self.head_len = min(self.length, max(2, int(math.ceil(head_seconds * fps))))
+        self.queue_len = max(4, int(math.ceil(queue_seconds * fps)))
+        self.head: list[np.ndarray | None] = [None] * self.head_len
+        self.head_ready = threading.Event()
+        self.queue: collections.deque[DecodedFrame] = collections.deque()
+        self.error: str | None = None
+        self.decoded = 0
+        self.seeks = 0
+        self._next_seq = start_seq if start_seq % self.length >= self.head_len else (start_seq // self.length) * self.length + self.head_len
+        self._request: int | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._start_seq = start_seq
+        self._thread = threading.Thread(target=self._run, name="stage-film", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=3)
+
+    def request(self, seq: int) -> None:
+        """Ask for the stream to restart at ``seq`` (after a jump the queue cannot serve)."""
+        off = seq % self.length
+        if off < self.head_len:
+            seq = seq - off + self.head_len
+        self._request = seq
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    # -- decoder thread
+    def _convert(self, frame) -> np.ndarray:
+        w, h = self.size
+        img = frame.reformat(width=w, height=h, format="bgra", interpolation="BILINEAR").to_ndarray()
+        return np.ascontiguousarray(img)
+
+    def _index(self, frame, stream, t0) -> int:
+        if frame.pts is None:
+            return -1
+        t = float((frame.pts - t0) * stream.time_base)
+        return int(math.floor(t * float(self.info.fps) + 0.5))
+
+    def _frames_from(self, container, stream, t0, index: int):
+        """Decoded frames from ``index`` on (seeking to the keyframe before it)."""
+        target_pts = int(index / float(self.info.fps) / float(stream.time_base)) + t0
+        container.seek(max(t0, target_pts), stream=stream, backward=True, any_frame=False)
+        self.seeks += 1
+        for frame in container.decode(stream):
+            idx = self._index(frame, stream, t0)
+            if idx < index:
+                continue
+            yield idx, frame
+
+    def _run(self):
+        try:
+            with av.open(str(self.info.path)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                t0 = stream.start_time or 0
+                # the head, once
+                if not self.head_ready.is_set():
+                    for idx, frame in self._frames_from(container, stream, t0, self.loop_in):
+                        off = idx - self.loop_in
+                        if off >= self.head_len or self._stop.is_set():
+                            break
+                        self.head[off] = self._convert(frame)
+                        self.decoded += 1
+                    last = None
+                    for i in range(self.head_len):         # a missing frame repeats its neighbour
+                        if self.head[i] is None:
+                            self.head[i] = last if last is not None else self._blank()
+                        last = self.head[i]
+                    self.head_ready.set()
+                if self.length <= self.head_len:
+                    return
+                while not self._stop.is_set():
+                    seq = self._next_seq
+                    self._stream_from(container, stream, t0, seq)
+        except Exception as e:  # a broken file mid-run: say so in the HUD, keep showing what we have
+            self.error = f"{self.info.path}: {e}"
+            self.head_ready.set()
+
+    def _blank(self):
+        w, h = self.size
+        a = np.zeros((h, w, 4), np.uint8)
+        a[..., 3] = 255
+        return a
+
+    def _stream_from(self, container, stream, t0, seq: int):
+        """Decode offsets [head, length) of successive passes into the queue, from ``seq``."""
+        self._request = None
+        self.queue.clear()
+        pass_no, off = divmod(seq, self.length)
+        while not self._stop.is_set():
+            expected = self.loop_in + off
+            for idx, frame in self._frames_from(container, stream, t0, expected):
+                if self._stop.is_set() or self._request is not None:
+                    break
+                if idx >= self.loop_out:
+                    break
+                while idx > expected and expected < self.loop_out:   # a gap in the file: repeat
+                    self._put(pass_no * self.length + expected - self.loop_in, self._last_pixels)
+                    expected += 1
+                px = self._convert(frame)
+                self._last_pixels = px
+                self._put(pass_no * self.length + idx - self.loop_in, px)
+                self.decoded += 1
+                expected = idx + 1
+                if self._request is not None:
+                    break
+            if self._request is not None:
+                self._next_seq = self._request
+                return
+            if self._stop.is_set():
+                return
+            pass_no += 1
+            off = self.head_len
+            self._next_seq = pass_no * self.length + off
+
+    _last_pixels = None
+
+    def _put(self, seq: int, pixels) -> None:
+        while len(self.queue) >= self.queue_len and not self._stop.is_set() and self._request is None:
+            self._wake.wait(0.005)
+            self._wake.clear()
+        if self._request is None and pixels is not None:
+            self.queue.append(DecodedFrame(seq, self.loop_in + seq % self.length, pixels))
+        self._next_seq = seq + 1
+
+
+class FilmPlayer:
+    """Picks, for a clock time, the frame to show; drops frames that are late, never shows late.
+
+    Used by the draw thread only. ``frame_at(seconds)`` returns (seq, pixels) or None.
+    """
+
+    def __init__(self, decoder: FilmDecoder):
+        self.decoder = decoder
+        self.fps = float(decoder.info.fps)
+        self.current_seq = -1
+        self.current: np.ndarray | None = None
+        self.dropped = 0        # decoded frames skipped because their time had passed
+        self.late = 0           # draws where the due frame was not decoded yet (picture held)
+        self._requested = None
+
+    @property
+    def length(self) -> int:
+        return self.decoder.length
+
+    def seq_at(self, seconds: float) -> int:
+        return int(math.floor(max(0.0, seconds) * self.fps + 1e-6))
+
+    def frame_at(self, seconds: float):
+        try:
+            return self._frame_at(seconds)
+        except IndexError:      # the decoder cleared its queue under us (a seek): hold the picture
+            return self.current_seq, self.current
+
+    def _frame_at(self, seconds: float):
+        dec = self.decoder
+        seq = self.seq_at(seconds)
+        if seq == self.current_seq:
+            return self.current_seq, self.current
+        off = seq % dec.length
+        q = dec.queue
+        if off < dec.head_len:
+            if not dec.head_ready.is_set():
+                return self.current_seq, self.current
+            while q and q[0].seq < seq:      # the previous pass's tail, now late
+                q.popleft()
+            dec.wake()
+            self._show(seq, dec.head[off])
+            return seq, self.current
+        while q and q[0].seq < seq:
+            q.popleft()
+            dec.wake()
+        if q and q[0].seq == seq:
+            fr = q.popleft()
+            dec.wake()
+            self._show(seq, fr.pixels)
+            return seq, self.current
+        # the due frame is not here: behind the stream (a jump back) or far ahead of it
+        ahead_of_decoder = seq - dec.next_seq
+        if (q and q[0].seq > seq) or ahead_of_decoder > dec.queue_len or (not q and ahead_of_decoder < -1):
+            if self._requested != seq:
+                dec.request(seq)
+                self._requested = seq
+        self.late += 1
+        return self.current_seq, self.current
+
+    def _show(self, seq, pixels):
+        gap = seq - self.current_seq - 1
+        if self.current_seq >= 0 and 0 < gap <= self.fps:
+            self.dropped += gap        # frames whose time passed before they could be shown
+        self.current_seq = seq
+        self.current = pixels
+        self._requested = None

@@ -1,0 +1,63 @@
+"""Clips made on the spot, for tests and benchmarks: each frame shows its own number.
+
+The number is written as 16 black/white bars across the top (readable after scaling and
+H.264), with a moving gradient below so the encoder has real motion to code.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+BITS = 16
+
+
+def numbered_frame(n: int, width: int, height: int) -> np.ndarray:
+    img = np.empty((height, width, 3), np.uint8)
+    x = np.arange(width, dtype=np.int32)
+    img[:] = ((x * 255 // max(1, width - 1) + n * 7) % 256).astype(np.uint8)[None, :, None]
+    img[..., 1] = (np.arange(height)[:, None] * 200 // height).astype(np.uint8)
+    bar_h = height // 3
+    bw = width // BITS
+    for b in range(BITS):
+        v = 255 if (n >> (BITS - 1 - b)) & 1 else 0
+        img[:bar_h, b * bw:(b + 1) * bw] = v
+    return img
+
+
+def read_number(bgra: np.ndarray) -> int:
+    """The number a (possibly scaled) numbered frame shows, from its top bars."""
+    h, w = bgra.shape[:2]
+    bw = w / BITS
+    y = h // 6
+    n = 0
+    for b in range(BITS):
+        x = int((b + 0.5) * bw)
+        v = int(bgra[y, x, :3].mean())
+        n = (n << 1) | (1 if v > 127 else 0)
+    return n
+
+
+def make_numbered_clip(path, frames: int, fps=Fraction(24), size=(320, 180), gop: int = 48,
+                       crf: int = 23, sar: Fraction | None = None) -> Path:
+    path = Path(path)
+    fps = Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=fps)
+        s.width, s.height = size
+        s.pix_fmt = "yuv420p"
+        s.options = {"crf": str(crf), "g": str(gop), "preset": "veryfast", "bf": "2"}
+        if sar is not None:
+            s.codec_context.sample_aspect_ratio = sar
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(numbered_frame(i, *size), format="rgb24")
+            f.pts = i
+            f.time_base = 1 / fps
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    return path

@@ -1,0 +1,1 @@
+"""MIDI: ports by name on every compiled rtmidi API."""

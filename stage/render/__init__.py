@@ -1,0 +1,1 @@
+"""The pygame-ce loop and its layers."""

@@ -1,0 +1,347 @@
+"""The draw loop: film, lanes, meters, HUD; keys; headless runs with statistics and a trace.
+
+The loop only reads: the film player's current frame and each player's feed. It never waits
+on the audio or analysis threads, and it writes nothing to disk itself (the trace goes
+through a queue to a writer thread).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import clock as _clock
+from ..film.timecode import format_timecode
+
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")     # pygame.mixer is not used; keep ALSA quiet
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+import pygame  # noqa: E402
+
+from .lanes import LaneView, draw_grid, lane_geometry  # noqa: E402
+from .text import Text  # noqa: E402
+
+
+@dataclass
+class ViewOptions:
+    size: tuple[int, int] | None = None
+    fullscreen: bool = True
+    screen: int = 0
+    fps: int = 60
+    vsync: bool = True
+    headless: bool = False
+    hud: bool = False
+    seconds_visible: float = 8.0     # how much history a lane shows
+
+
+class TraceWriter:
+    """One JSON object per presented frame, written by its own thread."""
+
+    def __init__(self, path):
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._f = open(path, "w", encoding="utf-8")
+        self._t = threading.Thread(target=self._run, name="stage-trace", daemon=True)
+        self._t.start()
+
+    def put(self, obj):
+        self._q.put(obj)
+
+    def _run(self):
+        while True:
+            obj = self._q.get()
+            if obj is None:
+                break
+            self._f.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        self._f.close()
+
+    def close(self):
+        self._q.put(None)
+        self._t.join(timeout=5)
+
+
+def percentile(xs, q):
+    return float(np.percentile(np.asarray(xs), q)) if len(xs) else None
+
+
+class StageApp:
+    def __init__(self, players, feeds, source_status, film=None, film_clock=None, film_info=None,
+                 loop=(0, 1), options: ViewOptions = ViewOptions(), clock=_clock.now,
+                 trace_path=None, analysis=None, film_factory=None, on_key=None):
+        self.players, self.feeds, self.source_status = players, feeds, source_status
+        self.film, self.film_clock, self.film_info, self.loop = film, film_clock, film_info, loop
+        self.opt, self.clock, self.analysis = options, clock, analysis
+        self.film_factory = film_factory          # size -> FilmPlayer, to re-decode after a resize
+        self.on_key = on_key or {}
+        self.trace = TraceWriter(trace_path) if trace_path else None
+        self.show_hud = options.hud
+        self.running = True
+        self.frames = 0
+        self.present_times: list[float] = []
+        self.latencies: list[float] = []
+        self.frames_late = 0
+        self._film_surface = None
+        self._film_seq = None
+        self._pacing = True
+        self._init_display()
+
+    # -- display
+    def _init_display(self):
+        if self.opt.headless:
+            os.environ["SDL_VIDEODRIVER"] = "dummy"
+        pygame.display.init()
+        pygame.font.init()
+        pygame.display.set_caption("stage")
+        self.vsync = False
+        self._set_mode(self.opt.fullscreen)
+
+    def _set_mode(self, fullscreen: bool):
+        size = self.opt.size
+        flags = 0
+        if fullscreen and not self.opt.headless:
+            flags |= pygame.FULLSCREEN
+            size = size or (0, 0)
+        else:
+            size = size or (1280, 720)
+        nd = pygame.display.get_num_displays() if not self.opt.headless else 1
+        display = self.opt.screen if self.opt.screen < nd else 0
+        screen = None
+        if self.opt.vsync and not self.opt.headless:
+            try:
+                screen = pygame.display.set_mode(size, flags, display=display, vsync=1)
+                self.vsync = True
+            except pygame.error:
+                screen = None
+        if screen is None:
+            screen = pygame.display.set_mode(size, flags, display=display)
+            self.vsync = False
+        self.screen = screen
+        self.fullscreen = fullscreen
+        pygame.mouse.set_visible(not fullscreen)
+        self._layout()
+
+    def _layout(self):
+        w, h = self.screen.get_size()
+        self.size = (w, h)
+        self.scale = h / 1080.0
+        self.text = Text(self.scale)
+        self.col_w = max(220, int(w * 0.2))
+        self.now_x = w - self.col_w
+        self.pps = self.now_x / self.opt.seconds_visible
+        self.trail = pygame.Surface((self.now_x, h), pygame.SRCALPHA)
+        self.trail.fill((0, 0, 0, 0))
+        self.grid = pygame.Surface((w, h), pygame.SRCALPHA)
+        self.grid.fill((0, 0, 0, 0))
+        n = len(self.players)
+        self.lanes = []
+        for i, (p, feed) in enumerate(zip(self.players, self.feeds)):
+            g = lane_geometry(n, h, p.lowest, p.highest, i)
+            self.lanes.append(LaneView(p, feed, g, self.now_x, self.pps, self.text, self.scale))
+            draw_grid(self.grid, g, 0, self.now_x, self.text, self.scale, p.colour)
+        pygame.draw.rect(self.grid, (0, 0, 0, 150), (self.now_x, 0, self.col_w, h))
+        pygame.draw.line(self.grid, (255, 255, 255, 140), (self.now_x, 0), (self.now_x, h), 2)
+        self.t_right = self.clock()
+        if self.film_info is not None:
+            from ..film.decoder import fit_rect
+            self.film_rect = fit_rect(self.film_info.aspect, (w, h))
+        self._film_surface = None
+        self._film_seq = None
+
+    def lane(self, name):
+        return next(l for l in self.lanes if l.player.name == name)
+
+    # -- input
+    def handle_events(self):
+        for ev in pygame.event.get():
+            if ev.type == pygame.QUIT:
+                self.running = False
+            elif ev.type == pygame.KEYDOWN:
+                self.key(ev.key, ev.mod)
+
+    def key(self, key, mod=0):
+        fc = self.film_clock
+        fps = float(self.film_info.fps) if self.film_info else 24.0
+        step = 1.0 if mod & pygame.KMOD_SHIFT else 1.0 / fps
+        if key in (pygame.K_ESCAPE, pygame.K_q):
+            self.running = False
+        elif key == pygame.K_SPACE and fc:
+            fc.toggle()
+        elif key == pygame.K_RIGHT and fc:
+            fc.nudge(step)
+        elif key == pygame.K_LEFT and fc:
+            fc.nudge(-step)
+        elif key == pygame.K_h:
+            self.show_hud = not self.show_hud
+        elif key == pygame.K_f and not self.opt.headless:
+            self._set_mode(not self.fullscreen)
+            if self.film_factory is not None:
+                self.film = self.film_factory((self.film_rect[2], self.film_rect[3]), self.film)
+        elif key in self.on_key:
+            self.on_key[key]()
+
+    # -- drawing
+    def draw_film(self):
+        screen = self.screen
+        if self.film is None or self.film_clock is None:
+            screen.fill((8, 8, 12))
+            return
+        pos = self.film_clock.position()
+        seq, px = self.film.frame_at(pos)
+        if px is None:
+            screen.fill((0, 0, 0))
+            return
+        if seq != self._film_seq or self._film_surface is None:
+            h, w = px.shape[:2]
+            surf = pygame.image.frombuffer(px, (w, h), "BGRA")
+            if (w, h) != (self.film_rect[2], self.film_rect[3]):
+                surf = pygame.transform.smoothscale(surf.convert(), self.film_rect[2:])   # during a resize only
+            self._film_surface = surf
+            self._film_seq = seq
+        x, y, w, h = self.film_rect
+        if x or y:
+            screen.fill((0, 0, 0))
+        screen.blit(self._film_surface, (x, y))
+
+    def draw_lanes(self, now: float) -> list[float]:
+        dx = int((now - self.t_right) * self.pps)
+        if dx > 0:
+            self.trail.scroll(-dx, 0)
+            self.trail.fill((0, 0, 0, 0), (self.now_x - dx, 0, dx, self.size[1]))
+            self.t_right += dx / self.pps
+            for lv in self.lanes:
+                lv.shift(dx)
+        newest = []
+        for lv in self.lanes:
+            t = lv.draw_new(self.trail, self.t_right)
+            if t:
+                newest.append(t)
+        self.screen.blit(self.grid, (0, 0))
+        self.screen.blit(self.trail, (0, 0))
+        dt = 1.0 / self.opt.fps
+        for lv in self.lanes:
+            lv.update_status(now, dt)
+            lv.draw_label(self.screen, self.now_x, self.col_w, now)
+        return newest
+
+    def hud_lines(self):
+        fi = self.film_info
+        lines = []
+        if fi is not None and self.film is not None:
+            fps = fi.fps
+            seq = max(0, self.film.current_seq)
+            length = self.loop[1] - self.loop[0]
+            frame = self.loop[0] + seq % length
+            lines.append((f"{format_timecode(frame, fps)}", 1.6, (255, 255, 255)))
+            state = "PLAY" if self.film_clock.playing else "PAUSE"
+            lines.append((f"{state}  pass {seq // length + 1}  {seq % length / float(fps):5.1f} / "
+                          f"{length / float(fps):.1f} s  loop {format_timecode(self.loop[0], fps)}-"
+                          f"{format_timecode(self.loop[1], fps)}", 0.8, (220, 220, 220)))
+            if getattr(self.film.decoder, "error", None):
+                lines.append((f"FILM: {self.film.decoder.error}", 0.8, (255, 100, 90)))
+        st = self.source_status
+        lat = percentile(self.latencies[-240:], 50)
+        lines.append((f"input {st.device}: {st.state}   blocks {st.blocks}   overruns {st.overruns}", 0.8,
+                      (255, 110, 90) if st.state == "lost" else (220, 220, 220)))
+        dropped = self.film.dropped if self.film else 0
+        lines.append((f"dropped frames {dropped}   late draws {self.frames_late}   latency "
+                      f"{'%.1f ms' % (lat * 1000) if lat is not None else '—'}", 0.8, (220, 220, 220)))
+        for lv in self.lanes:
+            lines.append((f"{lv.player.name}: {lv.meter_db:6.1f} dBFS  {lv.status}", 0.8, lv.player.colour))
+        return lines
+
+    def draw_hud(self):
+        s = self.scale
+        base = int(34 * s) + 6
+        rendered = [self.text.render(t, int(base * k), c) for t, k, c in self.hud_lines()]
+        pad = int(14 * s) + 4
+        w = max(r.get_width() for r in rendered) + 2 * pad
+        h = sum(r.get_height() for r in rendered) + 2 * pad
+        box = pygame.Surface((w, h), pygame.SRCALPHA)
+        box.fill((0, 0, 0, 190))
+        self.screen.blit(box, (pad, pad))
+        y = 2 * pad
+        for r in rendered:
+            self.screen.blit(r, (2 * pad, y))
+            y += r.get_height()
+
+    # -- the loop
+    def run(self, seconds: float | None = None, snapshot=None) -> dict:
+        period = 1.0 / self.opt.fps
+        t_start = self.clock()
+        deadline = t_start
+        flip_times = []
+        try:
+            while self.running:
+                self.handle_events()
+                now = self.clock()
+                self.draw_film()
+                newest = self.draw_lanes(now)
+                if self.show_hud:
+                    self.draw_hud()
+                t0 = self.clock()
+                pygame.display.flip()
+                t_present = self.clock()
+                flip_times.append(t_present - t0)
+                self.frames += 1
+                if self.present_times and t_present - self.present_times[-1] > 1.5 * period:
+                    self.frames_late += 1
+                self.present_times.append(t_present)
+                for t in newest:
+                    self.latencies.append(t_present - t)
+                if self.trace is not None:
+                    self.trace.put(self._trace_obj(t_present))
+                if seconds is not None and t_present - t_start >= seconds:
+                    break
+                if self.vsync and len(flip_times) == 30:
+                    self._pacing = float(np.median(flip_times)) < 0.002   # flips do not wait: pace ourselves
+                if self._pacing:
+                    deadline += period
+                    late = self.clock() - deadline
+                    if late > period:
+                        deadline = self.clock()
+                    else:
+                        _clock.sleep_until(deadline, self.clock)
+            if snapshot:
+                pygame.image.save(self.screen, str(snapshot))
+        finally:
+            if self.trace is not None:
+                self.trace.close()
+        return self.stats()
+
+    def _trace_obj(self, t_present):
+        players = {}
+        for lv in self.lanes:
+            latest = lv.feed.latest()
+            if latest is None:
+                players[lv.player.name] = {"f0_hz": 0.0, "level_db": None, "t_capture": None}
+            else:
+                players[lv.player.name] = {"f0_hz": round(latest[1], 3), "level_db": round(latest[3], 2),
+                                           "t_capture": latest[0]}
+        return {"t_present": t_present, "frame": self.frames, "players": players}
+
+    def stats(self) -> dict:
+        iv = np.diff(self.present_times) * 1000 if len(self.present_times) > 1 else []
+        st = self.source_status
+        lat = [x * 1000 for x in self.latencies]
+        r = lambda v: None if v is None else round(v, 2)  # noqa: E731
+        return {
+            "frames_drawn": self.frames,
+            "frames_dropped": self.film.dropped if self.film else 0,
+            "frames_late": self.frames_late,
+            "frame_interval_p50_ms": r(percentile(iv, 50)),
+            "frame_interval_p99_ms": r(percentile(iv, 99)),
+            "audio_blocks": st.blocks,
+            "overruns": st.overruns,
+            "latency_p50_ms": r(percentile(lat, 50)),
+            "latency_p99_ms": r(percentile(lat, 99)),
+            "vsync": self.vsync,
+            "players": {lv.player.name: {"status": lv.status,
+                                         "note_hz": round(lv.shown_hz, 2) if lv.status == "pitch" else 0.0}
+                        for lv in self.lanes},
+        }
+
+    def close(self):
+        pygame.display.quit()

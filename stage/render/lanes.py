@@ -1,0 +1,182 @@
+"""Per-player pitch lanes: a scrolling trail on a semitone grid, the note and cents, a meter.
+
+The trail lives on one surface that is scrolled a whole number of pixels per frame; only the
+entries that arrived since the last frame are drawn. Time runs right to left: ``now_x`` is
+the present.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pygame
+
+from ..music import hz_to_midi, nearest_note, note_name
+
+# Meter ballistics, in the units a sound engineer reads them in:
+METER_FLOOR_DB = -60.0       # bottom of the scale
+METER_RELEASE_DB_S = 20.0    # fall-back rate: 20 dB/s, close to an IEC type II PPM (24 dB in 2.8 s)
+PEAK_HOLD_S = 1.5            # peak marker holds this long before falling
+SILENT_AFTER_S = 0.4         # below the gate this long: "no signal"
+GONE_AFTER_S = 0.35          # no analysis result this long: "no input" (device silent or gone)
+VOICED_HOLD_S = 0.12         # a shown note stays this long past its last voiced hop
+
+
+@dataclass
+class LaneGeom:
+    top: int
+    height: int
+    lo: float        # MIDI note at the lane's bottom edge
+    hi: float        # MIDI note at the top edge
+
+    def y_for_midi(self, m: float) -> float:
+        return self.top + self.height - (m - self.lo) / (self.hi - self.lo) * self.height
+
+    def y_for_hz(self, hz: float) -> float:
+        return self.y_for_midi(hz_to_midi(hz))
+
+
+def lane_geometry(n: int, screen_h: int, lowest: int, highest: int, index: int, gap: int = 4) -> LaneGeom:
+    h = (screen_h - gap * (n + 1)) // n
+    top = gap + index * (h + gap)
+    return LaneGeom(top, h, lowest - 1.0, highest + 1.0)
+
+
+class LaneView:
+    """Draw state of one player's lane (keeps what it drew, reads the feed)."""
+
+    def __init__(self, player, feed, geom: LaneGeom, now_x: int, pps: float, text, hud_scale: float):
+        self.player, self.feed, self.geom = player, feed, geom
+        self.now_x, self.pps, self.text, self.s = now_x, pps, text, hud_scale
+        self.seen = max(0, feed.count - 1)
+        self.prev_point = None          # (x_time, y, voiced) of the last drawn entry
+        self.meter_db = METER_FLOOR_DB
+        self.peak_db = METER_FLOOR_DB
+        self.peak_t = 0.0
+        self.onset_t = -10.0
+        self.last_voiced_t = -10.0
+        self.last_loud_t = -10.0
+        self.shown_hz = 0.0
+        self.shown_conf = 0.0
+        self.status = "no input"
+
+    # -- trail
+    def draw_new(self, trail: pygame.Surface, t_right: float) -> float:
+        """Draw entries that arrived since the last frame. Returns the newest capture time drawn."""
+        feed, g, col = self.feed, self.geom, self.player.colour
+        newest = 0.0
+        end = feed.count
+        for i in feed.since(self.seen, end):
+            t, f0, conf, level, onset = feed.at(i)
+            newest = t
+            x = self.now_x - (t_right - t) * self.pps
+            if level > -50.0:
+                self.last_loud_t = t
+            if onset:
+                self.onset_t = t
+            if f0 > 0:
+                self.last_voiced_t = t
+                self.shown_hz, self.shown_conf = f0, conf
+                y = g.y_for_hz(f0)
+                if not (g.top <= y <= g.top + g.height):
+                    self.prev_point = None
+                    continue
+                width = max(2, int(2 + (max(-60.0, min(0.0, level)) + 60.0) / 60.0 * 12 * self.s))
+                a = int(255 * max(0.3, min(1.0, (conf - 0.5) * 2.0)))
+                p = self.prev_point
+                if p is not None and abs(p[1] - y) < g.height / (g.hi - g.lo) * 1.5 and x - p[0] < 6:
+                    start = (p[0], p[1])
+                else:
+                    start = (x - 1, y)
+                pygame.draw.line(trail, (*col, a // 3), start, (x, y), width + 6)
+                pygame.draw.line(trail, (*col, a), start, (x, y), width)
+                self.prev_point = (x, y)
+            else:
+                self.prev_point = None
+            if onset and level > -50.0:
+                # onsets: a white tick at the lane's top and bottom edges, whatever the pitch
+                tick = max(6, int(14 * self.s))
+                pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top), (x, g.top + tick), 3)
+                pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top + g.height - tick), (x, g.top + g.height), 3)
+        self.seen = end
+        return newest
+
+    def shift(self, dx: int):
+        if self.prev_point is not None:
+            self.prev_point = (self.prev_point[0] - dx, self.prev_point[1])
+
+    # -- the label column: note, cents, meter, status
+    def update_status(self, now: float, dt: float):
+        latest = self.feed.latest()
+        level = latest[3] if latest else METER_FLOOR_DB
+        if latest is None or now - latest[0] > GONE_AFTER_S:
+            self.status = "no input"
+            level = METER_FLOOR_DB
+        elif now - self.last_loud_t > SILENT_AFTER_S:
+            self.status = "no signal"
+        elif now - self.last_voiced_t <= VOICED_HOLD_S:
+            self.status = "pitch"
+        else:
+            self.status = "unpitched"
+        level = max(METER_FLOOR_DB, level)
+        self.meter_db = level if level > self.meter_db else max(level, self.meter_db - METER_RELEASE_DB_S * dt)
+        peak = max(METER_FLOOR_DB, latest[4]) if latest and self.status != "no input" else METER_FLOOR_DB
+        if peak >= self.peak_db or now - self.peak_t > PEAK_HOLD_S:
+            self.peak_db = max(peak, self.peak_db - METER_RELEASE_DB_S * dt) if peak < self.peak_db else peak
+            if peak >= self.peak_db:
+                self.peak_t = now
+
+    def draw_label(self, screen: pygame.Surface, x0: int, width: int, now: float):
+        g, col, s = self.geom, self.player.colour, self.s
+        big = min(int(g.height * 0.5), int(84 * s))
+        small = max(18, min(int(g.height * 0.24), int(36 * s)))
+        pad = int(10 * s)
+        name = self.text.render(self.player.name, small, col)
+        screen.blit(name, (x0 + pad, g.top + pad // 2))
+        cy = g.top + g.height // 2
+        if self.status == "pitch":
+            n, cents = nearest_note(self.shown_hz)
+            label = self.text.render(note_name(n), big, (255, 255, 255))
+            screen.blit(label, (x0 + pad, cy - label.get_height() // 2 + small // 3))
+            c = int(round(cents))
+            ccol = (120, 255, 140) if abs(c) <= 10 else (255, 220, 90) if abs(c) <= 25 else (255, 110, 90)
+            ctext = self.text.render(f"{c:+d}¢", small, ccol)
+            screen.blit(ctext, (x0 + pad + label.get_width() + pad, cy - ctext.get_height() // 2 + small // 3))
+        else:
+            word = {"no input": "NO INPUT", "no signal": "NO SIGNAL", "unpitched": "no pitch"}[self.status]
+            wcol = (255, 90, 90) if self.status == "no input" else (170, 170, 170)
+            w = self.text.render(word, small, wcol)
+            screen.blit(w, (x0 + pad, cy - w.get_height() // 2 + small // 3))
+        # onset flash: a bright bar on the lane's left edge of the column
+        if now - self.onset_t < 0.12 and self.status != "no input":
+            pygame.draw.rect(screen, (255, 255, 255), (x0, g.top, max(4, int(6 * s)), g.height))
+        # meter: vertical bar at the column's right edge
+        mw = max(10, int(18 * s))
+        mx = x0 + width - mw - pad
+        mtop, mh = g.top + pad // 2, g.height - pad
+        pygame.draw.rect(screen, (30, 30, 30), (mx, mtop, mw, mh))
+        frac = (self.meter_db - METER_FLOOR_DB) / -METER_FLOOR_DB
+        bh = int(mh * max(0.0, min(1.0, frac)))
+        mcol = (90, 220, 110) if self.meter_db < -12 else (250, 210, 60) if self.meter_db < -3 else (255, 70, 60)
+        if bh > 0:
+            pygame.draw.rect(screen, mcol, (mx, mtop + mh - bh, mw, bh))
+        pf = (self.peak_db - METER_FLOOR_DB) / -METER_FLOOR_DB
+        if pf > 0:
+            py = mtop + mh - int(mh * min(1.0, pf))
+            pygame.draw.rect(screen, (255, 255, 255), (mx, py - 1, mw, 3))
+
+
+def draw_grid(surf: pygame.Surface, geom: LaneGeom, x0: int, x1: int, text, scale: float, colour):
+    """Semitone lines (faint), C lines (stronger, labelled), the lane's frame."""
+    g = geom
+    for m in range(int(math.ceil(g.lo)), int(math.floor(g.hi)) + 1):
+        y = int(round(g.y_for_midi(m)))
+        if m % 12 == 0:
+            pygame.draw.line(surf, (255, 255, 255, 70), (x0, y), (x1, y), 1)
+            lab = text.render(note_name(m), max(14, int(20 * scale)), (200, 200, 200))
+            surf.blit(lab, (x0 + 4, y - lab.get_height()))
+        else:
+            a = 28 if m % 12 in (2, 4, 5, 7, 9, 11) else 16
+            pygame.draw.line(surf, (255, 255, 255, a), (x0, y), (x1, y), 1)
+    pygame.draw.line(surf, (*colour, 90), (x0, g.top + g.height), (x1, g.top + g.height), 2)

@@ -1,0 +1,122 @@
+"""Putting a session together: source -> analysis -> feeds -> renderer, with the film beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .audio.engine import AnalysisThread
+from .audio.state import PlayerFeed
+from .film.clock import FilmClock
+from .film.decoder import FilmDecoder, FilmPlayer, fit_rect, probe, resolve_loop
+
+
+@dataclass
+class Film:
+    info: object
+    loop: tuple[int, int]
+
+
+def open_film(session) -> Film:
+    """Probe the film and resolve its loop; FilmError says which file and why."""
+    info = probe(session.film.path)
+    try:
+        loop = resolve_loop(info, session.film.loop_in, session.film.loop_out)
+    except Exception as e:
+        raise session.error("film.out" if "out point" in str(e) else "film.in", str(e)) from None
+    return Film(info, loop)
+
+
+def start_film(film: Film, size, start_seq: int = 0, wait: float = 10.0) -> FilmPlayer:
+    dec = FilmDecoder(film.info, film.loop[0], film.loop[1], size, start_seq=start_seq).start()
+    dec.head_ready.wait(wait)
+    return FilmPlayer(dec)
+
+
+def open_source(session, play_out: bool = True):
+    """The session's sound: a recorded performance if audio.file is set, else the live input."""
+    a = session.audio
+    if a.file is not None:
+        from .audio.sources import Playback
+        return Playback(a.file, a.blocksize, a.output, play_out=play_out)
+    from .audio.sources import LiveInput
+    channels = max(p.channel for p in session.players)
+    return LiveInput(a.input, a.samplerate, a.blocksize, channels)
+
+
+def check_channels(session, source):
+    for p in session.players:
+        if p.channel > source.ring.channels:
+            raise session.error(f"players[{session.players.index(p)}].channel",
+                                f"channel {p.channel} does not exist: the input has {source.ring.channels} "
+                                f"channel(s) (1-{source.ring.channels})")
+
+
+class Performance:
+    """Everything a run needs, started in order and stopped in reverse."""
+
+    def __init__(self, session, options, play_out=True, trace_path=None, clock=None):
+        from . import clock as _clock
+        from .render.app import StageApp
+        self.session = session
+        clock = clock or _clock.now
+        self.film = open_film(session)
+        self.source = open_source(session, play_out)
+        check_channels(session, self.source)
+        self.feeds = [PlayerFeed(p.name) for p in session.players]
+        self.analysis = AnalysisThread(self.source.ring, session.players, self.feeds,
+                                       [p.channel - 1 for p in session.players], session.audio.hop,
+                                       self.source.doorbell, self.source.status, clock=clock)
+        self.film_clock = FilmClock(clock, playing=False)
+        self.app = StageApp(session.players, self.feeds, self.source.status, film=None,
+                            film_clock=self.film_clock, film_info=self.film.info, loop=self.film.loop,
+                            options=options, clock=clock, trace_path=trace_path,
+                            analysis=self.analysis, film_factory=self._refilm)
+        x, y, w, h = fit_rect(self.film.info.aspect, self.app.size)
+        self.player = start_film(self.film, (w, h))
+        self.app.film = self.player
+        self.sound = None
+        if session.film.sound and self.film.info.has_audio:
+            self.toggle_sound()
+        import pygame
+        self.app.on_key[pygame.K_m] = self.toggle_sound
+
+    def _refilm(self, size, old):
+        seq = max(0, old.current_seq) if old else 0
+        new = start_film(self.film, size, start_seq=seq)
+        old.decoder.stop()
+        return new
+
+    def toggle_sound(self):
+        from .film.sound import FilmSound
+        if not self.film.info.has_audio:
+            return
+        if self.sound is None:
+            try:
+                self.sound = FilmSound(self.film.info, self.film.loop, self.film_clock,
+                                       self.session.audio.output).start()
+            except Exception as e:      # no output device: the picture goes on
+                print(f"stage: film sound unavailable: {e}")
+                self.sound = None
+        else:
+            self.sound.stop()
+            self.sound = None
+
+    def run(self, seconds=None, snapshot=None) -> dict:
+        self.analysis.start()
+        self.source.start()
+        self.film_clock.restart(0.0)
+        self.film_clock.play()
+        try:
+            return self.app.run(seconds, snapshot)
+        finally:
+            self.stop()
+
+    def stop(self):
+        if self.sound is not None:
+            self.sound.stop()
+        self.source.stop()
+        self.analysis.stop()
+        self.player.decoder.stop()
+        if self.app.film is not self.player:
+            self.app.film.decoder.stop()
+        self.app.close()

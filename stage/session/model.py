@@ -1,0 +1,303 @@
+"""Session files: what a music director writes, checked with errors that name file, line and key.
+
+Example (see assets/example_session.toml for the full commented version)::
+
+    [film]
+    file = "demo_film.mp4"
+    in = "00:00:00:00"
+    out = 30.0
+
+    [audio]
+    input = "Scarlett"      # part of the device name, or its index
+    samplerate = 48000
+    blocksize = 256
+
+    [[players]]
+    name = "Trumpet"
+    colour = "#ffb000"
+    channel = 1
+    lowest = "E3"
+    highest = "C6"
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..music import NoteError, parse_note
+
+COLOURS = {
+    "amber": (255, 176, 0), "red": (255, 72, 72), "orange": (255, 140, 40),
+    "yellow": (255, 230, 60), "green": (80, 230, 110), "cyan": (60, 220, 255),
+    "blue": (90, 150, 255), "violet": (190, 120, 255), "magenta": (255, 90, 220),
+    "white": (245, 245, 245), "pink": (255, 150, 190), "teal": (40, 200, 170),
+}
+DEFAULT_COLOURS = ("amber", "cyan", "magenta", "green", "orange", "violet", "yellow", "pink")
+
+_SECTIONS = {
+    "film": {"file", "in", "out", "sound"},
+    "display": {"screen", "fullscreen", "size", "fps", "vsync"},
+    "audio": {"input", "samplerate", "blocksize", "hop", "file", "output"},
+    "players": {"name", "colour", "color", "channel", "lowest", "highest"},
+}
+
+
+class SessionError(ValueError):
+    """A mistake in a session file, with the file, line and key it is at."""
+
+    def __init__(self, path, line, key, message):
+        self.path, self.line, self.key, self.message = Path(path), line, key, message
+        where = f"{self.path}:{line}" if line else f"{self.path}"
+        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+
+
+@dataclass
+class FilmConfig:
+    path: Path
+    loop_in: object = 0          # 'HH:MM:SS:FF' or seconds; resolved to frames when the film is opened
+    loop_out: object = None      # None = the end of the film
+    sound: bool = False
+
+
+@dataclass
+class DisplayConfig:
+    screen: int = 0
+    fullscreen: bool = True
+    size: tuple[int, int] | None = None   # None = the screen's own size (windowed: 1280x720)
+    fps: int = 60
+    vsync: bool = True
+
+
+@dataclass
+class AudioConfig:
+    input: str | int | None = None        # device name part or index; None = the default input
+    samplerate: int | None = None         # None = the device's own rate
+    blocksize: int = 256
+    hop: int = 256
+    file: Path | None = None              # a recorded performance played instead of live input
+    output: str | int | None = None       # where a recorded performance is heard
+
+
+@dataclass
+class PlayerConfig:
+    name: str
+    colour: tuple[int, int, int]
+    channel: int                          # 1-based channel of the input
+    lowest: int                           # MIDI note
+    highest: int
+    line: int = 0
+
+
+@dataclass
+class Session:
+    path: Path
+    film: FilmConfig
+    display: DisplayConfig = field(default_factory=DisplayConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    players: list[PlayerConfig] = field(default_factory=list)
+    lines: dict = field(default_factory=dict, repr=False)
+
+    def error(self, key: str, message: str) -> SessionError:
+        return SessionError(self.path, _line_of(self.lines, key), key, message)
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Map 'table.key' and 'players[i].key' to the line they are written on."""
+    lines: dict[str, int] = {}
+    table = ""
+    counts: dict[str, int] = {}
+    for no, raw in enumerate(text.splitlines(), 1):
+        s = raw.strip()
+        if not s or s.startswith("#"):
+            continue
+        m = re.match(r"^\[\[\s*([\w.-]+)\s*\]\]", s)
+        if m:
+            name = m.group(1)
+            i = counts.get(name, 0)
+            counts[name] = i + 1
+            table = f"{name}[{i}]"
+            lines.setdefault(table, no)
+            continue
+        m = re.match(r"^\[\s*([\w.-]+)\s*\]", s)
+        if m:
+            table = m.group(1)
+            lines.setdefault(table, no)
+            continue
+        m = re.match(r"^\"?([\w-]+)\"?\s*=", s)
+        if m:
+            key = f"{table}.{m.group(1)}" if table else m.group(1)
+            lines.setdefault(key, no)
+    return lines
+
+
+def _line_of(lines: dict, key: str) -> int:
+    while key:
+        if key in lines:
+            return lines[key]
+        key = key.rsplit(".", 1)[0] if "." in key else ""
+    return 0
+
+
+def parse_colour(value) -> tuple[int, int, int]:
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in COLOURS:
+            return COLOURS[v]
+        m = re.fullmatch(r"#?([0-9a-f]{6})", v)
+        if m:
+            h = m.group(1)
+            return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+    if isinstance(value, list) and len(value) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in value):
+        return tuple(value)
+    raise ValueError(f"{value!r} is not a colour; use '#rrggbb', [r, g, b] or one of: {', '.join(COLOURS)}")
+
+
+def load_session(path, base_dir: Path | None = None) -> Session:
+    """Read and validate a session file. Raises SessionError naming file, line and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SessionError(path, 0, "", "no such session file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SessionError(path, 0, "", f"cannot read it: {e}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"line (\d+)", str(e))
+        raise SessionError(path, int(m.group(1)) if m else 0, "", f"not valid TOML: {e}") from None
+    lines = _key_lines(text)
+    base = base_dir or path.parent
+
+    def err(key, message):
+        return SessionError(path, _line_of(lines, key), key, message)
+
+    for top in data:
+        if top not in _SECTIONS:
+            raise err(top, f"unknown section; valid sections: {', '.join(_SECTIONS)}")
+    for sec, allowed in _SECTIONS.items():
+        tables = data.get(sec, {})
+        if sec == "players":
+            if not isinstance(tables, list):
+                raise err(sec, "players are written as [[players]] tables, one per player")
+            named = [(f"players[{i}]", t) for i, t in enumerate(tables)]
+        else:
+            if not isinstance(tables, dict):
+                raise err(sec, f"[{sec}] must be a table")
+            named = [(sec, tables)]
+        for prefix, t in named:
+            for k in t:
+                if k not in allowed:
+                    raise err(f"{prefix}.{k}", f"unknown key; valid keys in [{sec}]: {', '.join(sorted(allowed))}")
+
+    def get(table: dict, prefix: str, key: str, types, default=None, required=False):
+        if key not in table:
+            if required:
+                raise err(prefix, f"missing required key '{key}'")
+            return default
+        v = table[key]
+        if isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+            raise err(f"{prefix}.{key}", f"expected {_type_names(types)}, got {v!r}")
+        if not isinstance(v, types):
+            raise err(f"{prefix}.{key}", f"expected {_type_names(types)}, got {v!r}")
+        return v
+
+    # [film]
+    f = data.get("film")
+    if f is None:
+        raise SessionError(path, 0, "film", "missing [film] section (film.file is required)")
+    fname = get(f, "film", "file", str, required=True)
+    fpath = (base / fname).expanduser() if not Path(fname).is_absolute() else Path(fname)
+    if not fpath.exists():
+        raise err("film.file", f"film not found: {fpath}")
+    loop_in = get(f, "film", "in", (str, int, float), 0)
+    loop_out = get(f, "film", "out", (str, int, float), None)
+    for key, v in (("in", loop_in), ("out", loop_out)):
+        if v is not None:
+            _check_position(v, lambda m, key=key: err(f"film.{key}", m))
+    film = FilmConfig(fpath, loop_in, loop_out, get(f, "film", "sound", bool, False))
+
+    # [display]
+    d = data.get("display", {})
+    size = get(d, "display", "size", list, None)
+    if size is not None:
+        if len(size) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and 64 <= x <= 16384 for x in size):
+            raise err("display.size", f"expected [width, height] in pixels, got {size!r}")
+        size = (size[0], size[1])
+    fps = get(d, "display", "fps", int, 60)
+    if not 10 <= fps <= 240:
+        raise err("display.fps", f"expected 10-240 frames per second, got {fps}")
+    screen = get(d, "display", "screen", int, 0)
+    if screen < 0:
+        raise err("display.screen", f"screens are numbered from 0, got {screen}")
+    display = DisplayConfig(screen, get(d, "display", "fullscreen", bool, True), size, fps,
+                            get(d, "display", "vsync", bool, True))
+
+    # [audio]
+    a = data.get("audio", {})
+    sr = get(a, "audio", "samplerate", int, None)
+    if sr is not None and sr not in (22050, 32000, 44100, 48000, 88200, 96000, 192000):
+        raise err("audio.samplerate", f"{sr} is not a sample rate; valid: 44100, 48000, 88200, 96000, 192000 (32000, 22050)")
+    bs = get(a, "audio", "blocksize", int, 256)
+    hop = get(a, "audio", "hop", int, 256)
+    for key, v in (("blocksize", bs), ("hop", hop)):
+        if v not in (64, 128, 256, 512, 1024, 2048):
+            raise err(f"audio.{key}", f"{v} frames is not allowed; valid: 64, 128, 256, 512, 1024, 2048")
+    afile = get(a, "audio", "file", str, None)
+    if afile is not None:
+        afile = (base / afile) if not Path(afile).is_absolute() else Path(afile)
+        if not afile.exists():
+            raise err("audio.file", f"recording not found: {afile}")
+    audio = AudioConfig(get(a, "audio", "input", (str, int), None), sr, bs, hop, afile,
+                        get(a, "audio", "output", (str, int), None))
+
+    # [[players]]
+    players: list[PlayerConfig] = []
+    plist = data.get("players", [])
+    if not plist:
+        raise SessionError(path, 0, "players", "no players: add at least one [[players]] table with name and channel")
+    for i, p in enumerate(plist):
+        pre = f"players[{i}]"
+        name = get(p, pre, "name", str, required=True).strip()
+        if not name:
+            raise err(f"{pre}.name", "a player needs a name")
+        if any(q.name == name for q in players):
+            raise err(f"{pre}.name", f"two players are called {name!r}; names must differ")
+        ckey = "colour" if "colour" in p else "color"
+        try:
+            colour = parse_colour(p[ckey]) if ckey in p else COLOURS[DEFAULT_COLOURS[i % len(DEFAULT_COLOURS)]]
+        except ValueError as e:
+            raise err(f"{pre}.{ckey}", str(e)) from None
+        ch = get(p, pre, "channel", int, required=True)
+        if ch < 1:
+            raise err(f"{pre}.channel", f"channels are numbered from 1, got {ch}")
+        notes = {}
+        for key, default in (("lowest", "E1"), ("highest", "C8")):
+            v = get(p, pre, key, str, default)
+            try:
+                notes[key] = parse_note(v)
+            except NoteError as e:
+                raise err(f"{pre}.{key}", str(e)) from None
+        if notes["lowest"] >= notes["highest"]:
+            raise err(f"{pre}.highest", "highest note must be above lowest note")
+        players.append(PlayerConfig(name, colour, ch, notes["lowest"], notes["highest"],
+                                    _line_of(lines, pre)))
+    return Session(path, film, display, audio, players, lines)
+
+
+def _check_position(v, error):
+    from ..film.timecode import TimecodeError, parse_position
+    try:
+        parse_position(v, 30)  # shape check only; frame range is checked against the film itself
+    except TimecodeError as e:
+        if "frames run" not in str(e):
+            raise error(str(e)) from None
+
+
+def _type_names(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
