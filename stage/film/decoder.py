@@ -321,10 +321,17 @@ class FilmPlayer:
         self.late += 1
         return self.current_seq, self.current
 
+    def jumped(self) -> None:
+        """The clock was moved on purpose (a nudge, a locate): the frames skipped are not drops."""
+        self._jump = True
+
+    _jump = False
+
     def _show(self, seq, pixels):
         gap = seq - self.current_seq - 1
-        if self.current_seq >= 0 and 0 < gap <= self.fps:
+        if self.current_seq >= 0 and gap > 0 and not self._jump:
             self.dropped += gap        # frames whose time passed before they could be shown
+        self._jump = False
         self.current_seq = seq
         self.current = pixels
         self._requested = None

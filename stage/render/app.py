@@ -169,10 +169,10 @@ class StageApp:
             self.running = False
         elif key == pygame.K_SPACE and fc:
             fc.toggle()
-        elif key == pygame.K_RIGHT and fc:
-            fc.nudge(step)
-        elif key == pygame.K_LEFT and fc:
-            fc.nudge(-step)
+        elif key in (pygame.K_RIGHT, pygame.K_LEFT) and fc:
+            fc.nudge(step if key == pygame.K_RIGHT else -step)
+            if self.film is not None:
+                self.film.jumped()
         elif key == pygame.K_h:
             self.show_hud = not self.show_hud
         elif key == pygame.K_f and not self.opt.headless:

@@ -89,7 +89,6 @@ class LaneView:
                     start = (p[0], p[1])
                 else:
                     start = (x - 1, y)
-                pygame.draw.line(trail, (*col, a // 3), start, (x, y), width + 6)
                 pygame.draw.line(trail, (*col, a), start, (x, y), width)
                 self.prev_point = (x, y)
             else:

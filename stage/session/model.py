@@ -179,7 +179,7 @@ def load_session(path, base_dir: Path | None = None) -> Session:
         if top not in _SECTIONS:
             raise err(top, f"unknown section; valid sections: {', '.join(_SECTIONS)}")
     for sec, allowed in _SECTIONS.items():
-        tables = data.get(sec, {})
+        tables = data.get(sec, [] if sec == "players" else {})
         if sec == "players":
             if not isinstance(tables, list):
                 raise err(sec, "players are written as [[players]] tables, one per player")

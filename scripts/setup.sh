@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up stage in ./.venv: the Debian packages it needs, then the Python packages.
+#   scripts/setup.sh          what `stage demo` needs (libportaudio2)
+#   scripts/setup.sh --test   also what the tests need (jackd2, xvfb, pytest, JACK-Client)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(libportaudio2 libsndfile1)
+extras=""
+if [[ "${1:-}" == "--test" ]]; then
+    pkgs+=(jackd2 xvfb)
+    extras="[test]"
+fi
+command -v gcc >/dev/null 2>&1 || pkgs+=(gcc)           # aubio builds from source on some Pythons
+python3 - <<'PY' || pkgs+=(python3-dev)
+import os, sys, sysconfig
+sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)
+PY
+python3 -c "import venv, ensurepip" 2>/dev/null || pkgs+=(python3-venv)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+    sudo=""
+    [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
+    echo "stage setup: installing Debian packages: ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".${extras}"

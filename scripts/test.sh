@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up and run the tests: installs what they need, starts a JACK dummy server and Xvfb,
+# runs pytest, stops the servers. .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+
+export JACK_NO_START_SERVER=1
+export SDL_AUDIODRIVER=dummy
+export SDL_FRAMEBUFFER_ACCELERATION=0      # without it every flip under Xvfb costs 10-16 ms
+name="stage-ci-$$"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+jackd --no-realtime -n "$name" -d dummy -r 48000 -p 256 -C 8 -P 8 >/tmp/"$name"-jackd.log 2>&1 &
+pids+=($!)
+for n in $(seq 99 140); do
+    [[ -e /tmp/.X11-unix/X$n || -e /tmp/.X$n-lock ]] || break
+done
+Xvfb ":$n" -screen 0 1920x1080x24 -nolisten tcp >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+    [[ -e /tmp/.X11-unix/X$n ]] && JACK_DEFAULT_SERVER="$name" jack_lsp >/dev/null 2>&1 && break
+    sleep 0.1
+done
+export STAGE_TEST_JACK="$name"             # the fixtures use these servers instead of starting their own
+export STAGE_TEST_DISPLAY=":$n"
+
+.venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,143 @@
+"""The analysis on synthesized signals: tones across the range, glides, vibrato, silence, noise."""
+
+import csv
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from stage.audio.analysis import PlayerAnalyzer, analyze_signal, window_for
+from stage.music import hz_to_midi, midi_to_hz, parse_note
+
+from .conftest import stage_cmd
+from .signals import SR, glide, tone, vibrato
+
+
+def run(x, lowest="E1", highest="C8"):
+    rows = list(analyze_signal(x, SR, 256, parse_note(lowest), parse_note(highest)))
+    t = np.array([r[0] for r in rows])
+    f0 = np.array([r[1].f0_hz for r in rows])
+    return t, f0, rows
+
+
+def cents(a, b):
+    return 1200 * np.log2(a / b)
+
+
+@pytest.mark.parametrize("note", ["E1", "A1", "E2", "A2", "D3", "A3", "E4", "A4", "E5", "A5", "E6", "C7"])
+def test_steady_tones_across_the_range(note):
+    f = midi_to_hz(parse_note(note))
+    t, f0, _ = run(tone(f, 1.0))
+    settled = f0[t > 0.15]
+    voiced = settled[settled > 0]
+    assert len(voiced) >= 0.95 * len(settled), f"{note}: voiced {len(voiced)}/{len(settled)}"
+    assert np.median(np.abs(cents(voiced, f))) < 5
+    assert np.mean(np.abs(cents(voiced, f)) < 50) > 0.97
+
+
+def test_instrument_range_sets_the_window():
+    # an upright bass down to E1 needs a longer window than a flute
+    assert window_for(parse_note("E1"), 48000, 256) >= 2 * 48000 / midi_to_hz(28)
+    assert window_for(parse_note("C4"), 48000, 256) < window_for(parse_note("E1"), 48000, 256)
+
+
+def test_pitch_outside_the_players_range_is_not_shown():
+    t, f0, _ = run(tone(110.0, 1.0), lowest="E3", highest="C6")     # an A2 into a trumpet's lane
+    assert np.all(f0 == 0)
+
+
+def test_glide_is_followed():
+    x, f_true = glide(110.0, 880.0, 3.0)
+    t, f0, _ = run(x, "E2", "C6")
+    idx = np.minimum((t * SR).astype(int), len(f_true) - 1)
+    truth = f_true[idx]
+    ok = (f0 > 0) & (t > 0.1)
+    err = cents(f0[ok], truth[ok])
+    assert ok.sum() > 0.9 * (t > 0.1).sum()
+    # The shown pitch trails the glide by part of the analysis window (about 30 ms here, 36
+    # cents at 1200 cents/s) and never runs ahead of it.
+    assert np.median(np.abs(err)) < 60
+    assert np.percentile(err, 95) < 10
+    assert np.all(np.diff(12 * np.log2(f0[ok])) > -0.3)         # rising all the way
+
+
+def test_vibrato_is_followed():
+    x, f_true = vibrato(440.0, cents=40)
+    t, f0, _ = run(x, "E3", "C6")
+    ok = (f0 > 0) & (t > 0.1)
+    assert ok.mean() > 0.9
+    err = np.abs(cents(f0[ok], f_true[(t[ok] * SR).astype(int)]))
+    assert np.median(err) < 20
+    assert hz_to_midi(np.max(f0[ok])) - hz_to_midi(np.min(f0[ok])) > 0.5     # the swing is shown
+
+
+def test_silence_and_noise_show_no_pitch():
+    for x in (np.zeros(SR, np.float32),
+              np.random.default_rng(1).normal(0, 0.05, SR).astype(np.float32),       # hiss at -26 dBFS
+              np.random.default_rng(2).normal(0, 0.001, SR).astype(np.float32)):     # room noise
+        t, f0, rows = run(x)
+        assert np.mean(f0 > 0) < 0.02
+
+
+def test_level_in_dbfs():
+    x = (0.5 * np.sin(2 * np.pi * 750 * np.arange(SR) / SR)).astype(np.float32)   # whole cycles per hop
+    _, _, rows = run(x)
+    levels = np.array([r[1].level_db for r in rows[10:]])
+    peaks = np.array([r[1].peak_db for r in rows[10:]])
+    assert np.allclose(levels, 20 * np.log10(0.5 / np.sqrt(2)), atol=0.1)   # -9.03 dBFS RMS
+    assert np.allclose(peaks, 20 * np.log10(0.5), atol=0.1)                  # -6.02 dBFS peak
+    _, _, rows = run(np.zeros(SR, np.float32))
+    assert all(r[1].level_db <= -100 for r in rows)
+
+
+def test_onsets_at_note_starts():
+    parts, starts = [], []
+    for i, f in enumerate([220, 330, 262, 392]):
+        starts.append(i * 0.5)
+        parts.append(tone(f, 0.35))
+        parts.append(np.zeros(int(0.15 * SR), np.float32))
+    x = np.concatenate(parts)
+    t, f0, rows = run(x)
+    onset_t = t[[r[1].onset for r in rows]]
+    for s in starts:
+        assert np.any((onset_t >= s) & (onset_t < s + 0.05)), f"no onset within 50 ms of {s}"
+    assert len(onset_t) <= len(starts) + 1
+
+
+def test_times_are_those_of_the_last_sample_used():
+    t, _, _ = run(np.zeros(2560, np.float32))
+    assert np.allclose(t, (np.arange(1, 11) * 256 - 1) / SR)
+
+
+def test_analyzer_result_is_deterministic_per_hop():
+    a = PlayerAnalyzer(SR, 256, 40, 90)
+    x = tone(440.0, 0.1)
+    r1 = [a.process(x[i:i + 256]) for i in range(0, len(x) - 255, 256)]
+    b = PlayerAnalyzer(SR, 256, 40, 90)
+    r2 = [b.process(x[i:i + 256]) for i in range(0, len(x) - 255, 256)]
+    assert r1 == r2
+
+
+def test_analyze_command_writes_the_csv(tmp_path):
+    x = np.stack([tone(220.0, 1.0), tone(440.0, 1.0)], axis=1)
+    wav = tmp_path / "two.wav"
+    sf.write(wav, x, SR)
+    out = tmp_path / "a.csv"
+    subprocess.run(stage_cmd("analyze", wav, "--channel", 2, "--out", out), check=True)
+    rows = list(csv.reader(open(out)))
+    assert rows[0] == ["time_s", "f0_hz", "confidence", "level_db"]
+    body = np.array(rows[1:], dtype=float)
+    assert len(body) == SR // 256
+    assert np.allclose(body[:, 0], (np.arange(1, len(body) + 1) * 256 - 1) / SR, atol=1e-6)
+    late = body[body[:, 0] > 0.2]
+    assert np.median(late[:, 1]) == pytest.approx(440.0, rel=0.003)
+    assert np.all(late[:, 2] > 0.8)
+
+
+def test_analyze_command_explains_a_bad_channel(tmp_path):
+    wav = tmp_path / "mono.wav"
+    sf.write(wav, tone(220.0, 0.2), SR)
+    r = subprocess.run(stage_cmd("analyze", wav, "--channel", 3), capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "mono.wav has 1 channel" in r.stderr and "--channel must be 1-1" in r.stderr

@@ -1,0 +1,144 @@
+"""End to end, as a user runs it: `stage run --headless` on a real JACK server, a second JACK
+client playing into the input it opened; `stage demo` headless and under Xvfb."""
+
+import json
+import os
+import subprocess
+import time
+
+import numpy as np
+import pygame
+import pytest
+
+from stage.film.synth import make_numbered_clip
+
+from .conftest import stage_cmd
+
+SESSION = """
+[film]
+file = "{film}"
+in = "00:00:00:00"
+out = 4.0
+
+[audio]
+input = "system"
+samplerate = 48000
+blocksize = 256
+
+[[players]]
+name = "Horn"
+colour = "amber"
+channel = 1
+lowest = "E3"
+highest = "C6"
+
+[[players]]
+name = "Cello"
+colour = "cyan"
+channel = 2
+lowest = "C2"
+highest = "C5"
+"""
+
+
+def cents(a, b):
+    return 1200 * np.log2(a / b)
+
+
+def test_a_tone_played_into_the_input_is_shown(jack_server, tmp_path):
+    from .jackinject import Injector
+    film = make_numbered_clip(tmp_path / "film.mp4", 120, size=(320, 180))
+    session = tmp_path / "s.toml"
+    session.write_text(SESSION.format(film=film))
+    trace = tmp_path / "trace.jsonl"
+    env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server, SDL_VIDEODRIVER="dummy")
+    inj = Injector(jack_server, 2)
+    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 7, "--trace", trace,
+                                      "--snapshot", tmp_path / "last.png"),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ports = inj.wait_for_ports("PortAudio:in_", 2)
+        inj.take_over(ports)
+        time.sleep(0.5)                                   # some silence first
+        t_on = inj.play([440.0, 196.0])
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        inj.close()
+    assert proc.returncode == 0, err
+    stats = json.loads(out.strip().splitlines()[-1])
+    assert stats["frames_drawn"] > 200 and stats["audio_blocks"] > 1000
+    assert stats["players"]["Horn"]["status"] == "pitch"
+    assert abs(cents(stats["players"]["Horn"]["note_hz"], 440.0)) < 20
+    assert abs(cents(stats["players"]["Cello"]["note_hz"], 196.0)) < 20
+    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    before = [f for f in frames if f["t_present"] < t_on]
+    after = [f for f in frames if f["t_present"] > t_on + 0.2]
+    assert before and after
+    # silence from the dummy capture before: no pitch shown
+    assert all(f["players"]["Horn"]["f0_hz"] == 0 for f in before)
+    # the tone after: every frame shows it, and its capture times are on our clock, just behind the frame
+    horn = np.array([f["players"]["Horn"]["f0_hz"] for f in after])
+    assert np.all(np.abs(cents(horn, 440.0)) < 50)
+    lag = np.array([f["t_present"] - f["players"]["Horn"]["t_capture"] for f in after])
+    assert np.all(lag > 0) and np.median(lag) < 0.05
+    # the first frame showing 440 Hz came soon after the tone began
+    first = next(f for f in frames if f["t_present"] > t_on and f["players"]["Horn"]["f0_hz"] > 0)
+    assert first["t_present"] - t_on < 0.15
+    # the snapshot shows the horn's line at the 440 Hz row in its colour
+    img = pygame.image.load(str(tmp_path / "last.png"))
+    assert img.get_size() == (1280, 720)
+
+
+def test_a_missing_device_names_the_ones_there(jack_server, tmp_path):
+    film = make_numbered_clip(tmp_path / "film.mp4", 120, size=(160, 90))
+    session = tmp_path / "s.toml"
+    session.write_text(SESSION.format(film=film).replace('input = "system"', 'input = "Scarlett 18i20"'))
+    env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server)
+    r = subprocess.run(stage_cmd("check", session), env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "no audio input named 'Scarlett 18i20'" in r.stderr
+    assert "[0] system" in r.stderr
+    session.write_text(SESSION.format(film=film))
+    r = subprocess.run(stage_cmd("check", session), env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "system" in r.stdout and "Horn" in r.stdout and r.stdout.strip().endswith("ok")
+
+
+def test_devices_lists_jack_audio_and_midi(jack_server):
+    env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server)
+    r = subprocess.run(stage_cmd("devices"), env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0
+    assert "system" in r.stdout and "JACK" in r.stdout
+    assert "MIDI" in r.stdout
+
+
+def test_demo_runs_headless_with_statistics(tmp_path):
+    snap = tmp_path / "demo.png"
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy")
+    env.pop("JACK_DEFAULT_SERVER", None)
+    r = subprocess.run(stage_cmd("demo", "--headless", "--seconds", 4, "--snapshot", snap, "--silent"),
+                       env=env, capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout.strip().splitlines()[-1])
+    for key in ("frames_drawn", "frames_dropped", "frame_interval_p50_ms", "frame_interval_p99_ms",
+                "audio_blocks", "overruns", "latency_p50_ms", "latency_p99_ms"):
+        assert key in stats
+    assert 200 <= stats["frames_drawn"] <= 260               # real time: 4 s at 60 fps
+    assert 700 <= stats["audio_blocks"] <= 800               # 4 s of 256-frame blocks at 48 kHz
+    assert stats["frames_dropped"] == 0
+    img = pygame.surfarray.array3d(pygame.image.load(str(snap)))
+    assert img.mean() > 5                                    # not a black frame
+
+
+def test_demo_in_a_window_under_xvfb(xvfb_display, tmp_path):
+    snap = tmp_path / "x.png"
+    env = dict(os.environ, DISPLAY=xvfb_display, SDL_VIDEODRIVER="x11", SDL_FRAMEBUFFER_ACCELERATION="0")
+    r = subprocess.run(stage_cmd("demo", "--windowed", "--seconds", 3, "--snapshot", snap, "--silent", "--hud"),
+                       env=env, capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout.strip().splitlines()[-1])
+    assert stats["frames_drawn"] > 100
+    img = pygame.surfarray.array3d(pygame.image.load(str(snap)))
+    assert img.shape[:2] == (1280, 720) and img.mean() > 5
