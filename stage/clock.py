@@ -24,3 +24,16 @@ def sleep_until(deadline: float, clock=now) -> None:
             time.sleep(left - 0.001)
         else:
             time.sleep(0)
+
+
+def raise_thread_priority(nice: int) -> bool:
+    """Ask for a better share of the CPU for the calling thread (a negative nice value).
+    Allowed for root or with a raised RLIMIT_NICE (audio users often have one); returns
+    whether it was granted. Never raises."""
+    import os
+    import threading
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        return True
+    except (OSError, AttributeError):
+        return False

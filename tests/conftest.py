@@ -34,71 +34,39 @@ def need_tool(name: str) -> str:
     return path
 
 
-def _wait_for_jack(name: str, proc, timeout: float = 10.0):
-    import jack
-    t_end = time.monotonic() + timeout
-    while time.monotonic() < t_end:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"jackd {name} exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            c = jack.Client("stage-test-probe", servername=name, no_start_server=True)
-            c.close()
-            return
-        except jack.JackError:
-            time.sleep(0.1)
-    raise RuntimeError(f"jackd {name} did not come up in {timeout} s")
-
-
 @pytest.fixture(scope="session")
 def jack_server():
     """A JACK dummy server (48 kHz, period 256, 8 in / 8 out). Yields its name. Uses the one
     scripts/test.sh started (STAGE_TEST_JACK) if there is one, else starts its own."""
-    jackd = need_tool("jackd")
+    need_tool("jackd")
+    from stage import rig
     given = os.environ.get("STAGE_TEST_JACK")
     if given:
-        _wait_for_jack(given, None)
+        rig.wait_for_jack(given)
         yield given
         return
-    name = f"stage-test-{uuid.uuid4().hex[:8]}"
-    proc = subprocess.Popen([jackd, "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "256",
-                             "-C", "8", "-P", "8"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    name, proc = rig.start_jack(name=f"stage-test-{uuid.uuid4().hex[:8]}")
     try:
-        _wait_for_jack(name, proc)
         yield name
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        rig.stop(proc)
 
 
 @pytest.fixture(scope="session")
 def xvfb_display():
     """An Xvfb server. Yields the DISPLAY string. Uses the one scripts/test.sh started
     (STAGE_TEST_DISPLAY) if there is one, else starts its own."""
-    xvfb = need_tool("Xvfb")
+    need_tool("Xvfb")
     given = os.environ.get("STAGE_TEST_DISPLAY")
     if given:
         yield given
         return
-    for n in range(150, 200):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            break
-    disp = f":{n}"
-    proc = subprocess.Popen([xvfb, disp, "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t_end = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{n}").exists():
-        if proc.poll() is not None or time.monotonic() > t_end:
-            proc.kill()
-            raise RuntimeError("Xvfb did not start")
-        time.sleep(0.05)
+    from stage import rig
+    disp, proc = rig.start_xvfb((1280, 720))
     try:
         yield disp
     finally:
-        proc.terminate()
-        proc.wait(5)
+        rig.stop(proc)
 
 
 def stage_cmd(*args) -> list[str]:

@@ -46,7 +46,7 @@ def cents(a, b):
 
 
 def test_a_tone_played_into_the_input_is_shown(jack_server, tmp_path):
-    from .jackinject import Injector
+    from stage.rig import Injector
     film = make_numbered_clip(tmp_path / "film.mp4", 120, size=(320, 180))
     session = tmp_path / "s.toml"
     session.write_text(SESSION.format(film=film))

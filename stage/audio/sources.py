@@ -34,12 +34,16 @@ class LiveInput:
         self.status = InputStatus()
         self.status.device = dev["name"]
         self.stream = None
+        self._prioritised = False
         self._stop = threading.Event()
         self._watch = threading.Thread(target=self._supervise, name="stage-input-watch", daemon=True)
 
     # -- the callback: copy, stamp, ring, return
     def _callback(self, indata, frames, time_info, status):
         t_now = self.clock()
+        if not self._prioritised:            # once, in the audio thread itself
+            self._prioritised = True
+            _clock.raise_thread_priority(-10)
         if status.input_overflow:
             self.status.overruns += 1
         adc, cur = time_info.inputBufferAdcTime, time_info.currentTime

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import math
+import os
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -185,6 +186,12 @@ class FilmDecoder:
             yield idx, frame
 
     def _run(self):
+        # Decoding runs ahead by a queue's worth; it can yield the CPU to the draw loop and the
+        # audio callback. A nicer thread (and the codec threads it starts, which inherit it).
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
+        except (OSError, AttributeError):
+            pass
         try:
             with av.open(str(self.info.path)) as container:
                 stream = container.streams.video[0]

@@ -7,9 +7,11 @@ through a queue to a writer thread).
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import queue
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -80,8 +82,11 @@ class StageApp:
         self.show_hud = options.hud
         self.running = True
         self.frames = 0
-        self.present_times: list[float] = []
-        self.latencies: list[float] = []
+        # bounded: a long show keeps the last ~4 hours of frames and ~20 min of results
+        self.present_times: collections.deque[float] = collections.deque(maxlen=1_000_000)
+        self.latencies: collections.deque[float] = collections.deque(maxlen=2_000_000)
+        self.recent_latencies: collections.deque[float] = collections.deque(maxlen=2000)   # for the HUD
+        self.work_times: collections.deque[tuple] = collections.deque(maxlen=100_000)   # (draw, flip) s
         self.frames_late = 0
         self._film_surface = None
         self._film_seq = None
@@ -109,7 +114,10 @@ class StageApp:
         nd = pygame.display.get_num_displays() if not self.opt.headless else 1
         display = self.opt.screen if self.opt.screen < nd else 0
         screen = None
-        if self.opt.vsync and not self.opt.headless:
+        # vsync needs SDL's accelerated renderer; where the framebuffer is asked to stay in software
+        # (Xvfb, SDL_FRAMEBUFFER_ACCELERATION=0) that renderer is a software GL costing a core
+        software = os.environ.get("SDL_FRAMEBUFFER_ACCELERATION", "").lower() in ("0", "false", "software")
+        if self.opt.vsync and not self.opt.headless and not software:
             try:
                 screen = pygame.display.set_mode(size, flags, display=display, vsync=1)
                 self.vsync = True
@@ -143,6 +151,9 @@ class StageApp:
             draw_grid(self.grid, g, 0, self.now_x, self.text, self.scale, p.colour)
         pygame.draw.rect(self.grid, (0, 0, 0, 150), (self.now_x, 0, self.col_w, h))
         pygame.draw.line(self.grid, (255, 255, 255, 140), (self.now_x, 0), (self.now_x, h), 2)
+        # the grid never changes: run-length encode it, so its mostly transparent pixels cost nothing
+        self.grid = self.grid.convert_alpha()
+        self.grid.set_alpha(255, pygame.RLEACCEL)
         self.t_right = self.clock()
         if self.film_info is not None:
             from ..film.decoder import fit_rect
@@ -201,8 +212,13 @@ class StageApp:
             self._film_surface = surf
             self._film_seq = seq
         x, y, w, h = self.film_rect
-        if x or y:
-            screen.fill((0, 0, 0))
+        sw, sh = self.size
+        if y:                                   # letterbox bars
+            screen.fill((0, 0, 0), (0, 0, sw, y))
+            screen.fill((0, 0, 0), (0, y + h, sw, sh - y - h))
+        if x:                                   # pillarbox bars
+            screen.fill((0, 0, 0), (0, 0, x, sh))
+            screen.fill((0, 0, 0), (x + w, 0, sw - x - w, sh))
         screen.blit(self._film_surface, (x, y))
 
     def draw_lanes(self, now: float) -> list[float]:
@@ -213,18 +229,16 @@ class StageApp:
             self.t_right += dx / self.pps
             for lv in self.lanes:
                 lv.shift(dx)
-        newest = []
+        drawn: list[float] = []
         for lv in self.lanes:
-            t = lv.draw_new(self.trail, self.t_right)
-            if t:
-                newest.append(t)
+            lv.draw_new(self.trail, self.t_right, drawn)
         self.screen.blit(self.grid, (0, 0))
         self.screen.blit(self.trail, (0, 0))
         dt = 1.0 / self.opt.fps
         for lv in self.lanes:
             lv.update_status(now, dt)
             lv.draw_label(self.screen, self.now_x, self.col_w, now)
-        return newest
+        return drawn
 
     def hud_lines(self):
         fi = self.film_info
@@ -242,7 +256,7 @@ class StageApp:
             if getattr(self.film.decoder, "error", None):
                 lines.append((f"FILM: {self.film.decoder.error}", 0.8, (255, 100, 90)))
         st = self.source_status
-        lat = percentile(self.latencies[-240:], 50)
+        lat = percentile(self.recent_latencies, 50)
         lines.append((f"input {st.device}: {st.state}   blocks {st.blocks}   overruns {st.overruns}", 0.8,
                       (255, 110, 90) if st.state == "lost" else (220, 220, 220)))
         dropped = self.film.dropped if self.film else 0
@@ -269,41 +283,56 @@ class StageApp:
 
     # -- the loop
     def run(self, seconds: float | None = None, snapshot=None) -> dict:
+        """Draw until quit (or for ``seconds``). Without a vsync'd flip the loop paces itself:
+        it wakes a draw's length before each deadline, draws from the newest state, waits out
+        the rest and flips on the deadline, so frames leave at an even cadence however long
+        each one took to draw."""
         period = 1.0 / self.opt.fps
+        # the analysis and film threads hold the GIL in short bursts; a 5 ms switch interval
+        # (Python's default) would let one of them delay a frame by that much
+        sys.setswitchinterval(0.0005)
+        _clock.raise_thread_priority(-5)       # where allowed: the picture before background work
         t_start = self.clock()
-        deadline = t_start
+        deadline = t_start + period
+        draw_recent: collections.deque[float] = collections.deque(maxlen=120)
         flip_times = []
         try:
             while self.running:
+                if self._pacing:
+                    budget = (float(np.percentile(draw_recent, 95)) if len(draw_recent) >= 10 else period / 2) + 0.002
+                    _clock.sleep_until(deadline - min(budget, period), self.clock)
+                t_begin = self.clock()
                 self.handle_events()
-                now = self.clock()
                 self.draw_film()
-                newest = self.draw_lanes(now)
+                drawn = self.draw_lanes(deadline if self._pacing else t_begin)   # as of when it is shown
                 if self.show_hud:
                     self.draw_hud()
                 t0 = self.clock()
+                draw_recent.append(t0 - t_begin)
+                if self._pacing:
+                    _clock.sleep_until(deadline, self.clock)
+                t1 = self.clock()
                 pygame.display.flip()
                 t_present = self.clock()
-                flip_times.append(t_present - t0)
+                flip_times.append(t_present - t1)
+                self.work_times.append((t0 - t_begin, t_present - t1))
                 self.frames += 1
                 if self.present_times and t_present - self.present_times[-1] > 1.5 * period:
                     self.frames_late += 1
                 self.present_times.append(t_present)
-                for t in newest:
-                    self.latencies.append(t_present - t)
+                # every analysis result drawn in this frame: capture of its last sample -> this flip
+                lat = [t_present - t for t in drawn]
+                self.latencies.extend(lat)
+                self.recent_latencies.extend(lat)
                 if self.trace is not None:
                     self.trace.put(self._trace_obj(t_present))
                 if seconds is not None and t_present - t_start >= seconds:
                     break
                 if self.vsync and len(flip_times) == 30:
                     self._pacing = float(np.median(flip_times)) < 0.002   # flips do not wait: pace ourselves
-                if self._pacing:
-                    deadline += period
-                    late = self.clock() - deadline
-                    if late > period:
-                        deadline = self.clock()
-                    else:
-                        _clock.sleep_until(deadline, self.clock)
+                deadline += period
+                if self.clock() > deadline:          # fell behind by a whole frame: skip it, keep cadence
+                    deadline += period * int((self.clock() - deadline) / period + 1)
             if snapshot:
                 pygame.image.save(self.screen, str(snapshot))
         finally:
@@ -312,20 +341,18 @@ class StageApp:
         return self.stats()
 
     def _trace_obj(self, t_present):
+        """What this frame showed: each player's newest analysis result drawn in it."""
         players = {}
         for lv in self.lanes:
-            latest = lv.feed.latest()
-            if latest is None:
-                players[lv.player.name] = {"f0_hz": 0.0, "level_db": None, "t_capture": None}
-            else:
-                players[lv.player.name] = {"f0_hz": round(latest[1], 3), "level_db": round(latest[3], 2),
-                                           "t_capture": latest[0]}
+            t, f0, level = lv.last_drawn
+            players[lv.player.name] = {"f0_hz": round(f0, 3), "level_db": None if t is None else round(level, 2),
+                                       "t_capture": t}
         return {"t_present": t_present, "frame": self.frames, "players": players}
 
     def stats(self) -> dict:
-        iv = np.diff(self.present_times) * 1000 if len(self.present_times) > 1 else []
+        iv = np.diff(np.fromiter(self.present_times, float)) * 1000 if len(self.present_times) > 1 else []
         st = self.source_status
-        lat = [x * 1000 for x in self.latencies]
+        lat = np.fromiter(self.latencies, float) * 1000
         r = lambda v: None if v is None else round(v, 2)  # noqa: E731
         return {
             "frames_drawn": self.frames,
@@ -337,6 +364,10 @@ class StageApp:
             "overruns": st.overruns,
             "latency_p50_ms": r(percentile(lat, 50)),
             "latency_p99_ms": r(percentile(lat, 99)),
+            "draw_p50_ms": r(percentile([w[0] * 1000 for w in self.work_times], 50)),
+            "draw_p99_ms": r(percentile([w[0] * 1000 for w in self.work_times], 99)),
+            "flip_p50_ms": r(percentile([w[1] * 1000 for w in self.work_times], 50)),
+            "flip_p99_ms": r(percentile([w[1] * 1000 for w in self.work_times], 99)),
             "vsync": self.vsync,
             "players": {lv.player.name: {"status": lv.status,
                                          "note_hz": round(lv.shown_hz, 2) if lv.status == "pitch" else 0.0}

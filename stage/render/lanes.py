@@ -60,16 +60,17 @@ class LaneView:
         self.shown_hz = 0.0
         self.shown_conf = 0.0
         self.status = "no input"
+        self.last_drawn = (None, 0.0, -120.0)     # (t_capture, f0, level) of the newest entry drawn
 
     # -- trail
-    def draw_new(self, trail: pygame.Surface, t_right: float) -> float:
-        """Draw entries that arrived since the last frame. Returns the newest capture time drawn."""
+    def draw_new(self, trail: pygame.Surface, t_right: float, drawn: list) -> None:
+        """Draw entries that arrived since the last frame; append their capture times to ``drawn``."""
         feed, g, col = self.feed, self.geom, self.player.colour
-        newest = 0.0
         end = feed.count
         for i in feed.since(self.seen, end):
             t, f0, conf, level, onset = feed.at(i)
-            newest = t
+            drawn.append(t)
+            self.last_drawn = (t, f0, level)
             x = self.now_x - (t_right - t) * self.pps
             if level > -50.0:
                 self.last_loud_t = t
@@ -99,7 +100,6 @@ class LaneView:
                 pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top), (x, g.top + tick), 3)
                 pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top + g.height - tick), (x, g.top + g.height), 3)
         self.seen = end
-        return newest
 
     def shift(self, dx: int):
         if self.prev_point is not None:

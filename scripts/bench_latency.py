@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Capture-to-frame latency, end to end, as on stage.
+
+A JACK dummy server (48 kHz, period 256), `stage run SESSION --headless --trace` with the demo
+film playing and 8 players, and a second JACK client that plays tone bursts of changing pitch
+into the 8 inputs at known JACK cycles. Reports:
+
+- capture-to-frame latency (stage's own figure: capture time of the last sample analysed to
+  the flip that showed it), median and p99, from the run's statistics;
+- onset-to-frame: from the JACK cycle in which a new pitch began to the first presented frame
+  showing it within 50 cents, median, p99 and max, per pitch range;
+- where the time goes, from the trace: analysis hand-off and waiting for the frame.
+
+Targets (issue 2): capture-to-frame median <= 14 ms, p99 <= 25 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from stage import rig  # noqa: E402
+from stage.music import midi_to_hz, parse_note  # noqa: E402
+
+PLAYERS = [("Bass", "E1", "G3"), ("Cello", "C2", "C5"), ("Trombone", "E2", "F4"), ("Tenor", "Ab2", "E5"),
+           ("Alto", "Db3", "Ab5"), ("Trumpet", "E3", "C6"), ("Violin", "G3", "A6"), ("Flute", "C4", "C7")]
+
+
+def session_text(film: Path, period: int) -> str:
+    s = f'[film]\nfile = "{film}"\n\n[display]\nfps = 60\n\n[audio]\ninput = "system"\nsamplerate = 48000\n' \
+        f'blocksize = {period}\nhop = {period}\n'
+    for i, (name, lo, hi) in enumerate(PLAYERS):
+        s += f'\n[[players]]\nname = "{name}"\nchannel = {i + 1}\nlowest = "{lo}"\nhighest = "{hi}"\n'
+    return s
+
+
+def cents(a, b):
+    return 1200 * np.log2(np.maximum(a, 1e-9) / b)
+
+
+def run_stage(film: Path, seconds: float, period: int = 256, burst: float = 0.35, gap: float = 0.10,
+              size=None, display: str | None = None, extra_env=None):
+    """Run `stage run` on a fresh JACK dummy server with 8 players fed tone bursts.
+    Returns (stats, frames, applied tone changes)."""
+    name, jackd = rig.start_jack(channels=8, period=period)
+    tmp = Path(tempfile.mkdtemp(prefix="stage-bench-"))
+    sess = tmp / "bench.toml"
+    sess.write_text(session_text(film, period))
+    trace = tmp / "trace.jsonl"
+    env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1", **(extra_env or {}))
+    args = [sys.executable, "-m", "stage.cli", "run", str(sess), "--seconds", str(seconds + 2), "--trace", str(trace)]
+    if display is None:
+        env["SDL_VIDEODRIVER"] = "dummy"
+        args.append("--headless")
+    else:
+        env.update(DISPLAY=display, SDL_VIDEODRIVER="x11", SDL_FRAMEBUFFER_ACCELERATION="0")
+        args.append("--windowed")
+    if size:
+        args += ["--size", f"{size[0]}x{size[1]}"]
+    inj = rig.Injector(name, 8)
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        inj.take_over(inj.wait_for_ports("PortAudio:in_", 8))
+        r = np.random.default_rng(1)
+        t0 = time.clock_gettime(time.CLOCK_MONOTONIC_RAW) + 1.0
+        events, t = [], t0
+        while t < t0 + seconds:
+            freqs = [midi_to_hz(r.integers(parse_note(lo) + 1, parse_note(hi))) for _, lo, hi in PLAYERS]
+            events.append((t, freqs))
+            events.append((t + burst, [0.0] * 8))
+            t += burst + gap
+        inj.schedule(events)
+        out, err = proc.communicate(timeout=seconds + 120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        inj.close()
+        rig.stop(jackd)
+    if proc.returncode != 0:
+        sys.exit(f"stage run failed:\n{err}")
+    stats = json.loads(out.strip().splitlines()[-1])
+    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    return stats, frames, list(inj.applied)
+
+
+def machine() -> str:
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, python {platform.python_version()}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--period", type=int, default=256)
+    ap.add_argument("--film", type=Path, default=ROOT / "assets" / "demo_film.mp4")
+    ap.add_argument("--burst", type=float, default=0.35, help="seconds per tone burst")
+    ap.add_argument("--gap", type=float, default=0.10, help="silence between bursts")
+    a = ap.parse_args()
+    stats, frames, applied = run_stage(a.film, a.seconds, a.period, a.burst, a.gap)
+    t_present = np.array([f["t_present"] for f in frames])
+    onsets = [(t, f) for t, f in applied if np.any(f > 0)]
+    per_player = {}
+    for i, (pname, lo, hi) in enumerate(PLAYERS):
+        f0 = np.array([f["players"][pname]["f0_hz"] for f in frames])
+        lat, missed = [], 0
+        for t_on, freqs in onsets:
+            want = freqs[i]
+            idx = np.nonzero((t_present > t_on) & (t_present < t_on + a.burst) & (np.abs(cents(f0, want)) < 50))[0]
+            if len(idx):
+                lat.append((t_present[idx[0]] - t_on) * 1000)
+            else:
+                missed += 1
+        per_player[pname] = {"range": f"{lo}-{hi}", "n": len(lat), "missed": missed,
+                             "p50_ms": round(float(np.median(lat)), 1) if lat else None,
+                             "p99_ms": round(float(np.percentile(lat, 99)), 1) if lat else None,
+                             "max_ms": round(float(np.max(lat)), 1) if lat else None}
+    report = {
+        "machine": machine(), "period": a.period, "seconds": a.seconds, "players": len(PLAYERS),
+        "capture_to_frame_p50_ms": stats["latency_p50_ms"], "capture_to_frame_p99_ms": stats["latency_p99_ms"],
+        "frame_interval_p50_ms": stats["frame_interval_p50_ms"], "frame_interval_p99_ms": stats["frame_interval_p99_ms"],
+        "frames_dropped": stats["frames_dropped"], "overruns": stats["overruns"],
+        "onset_to_frame": per_player,
+    }
+    print(f"machine: {report['machine']}")
+    print(f"capture-to-frame latency (every analysis result, capture of its last sample to the flip that "
+          f"first showed it): median {stats['latency_p50_ms']} ms, p99 {stats['latency_p99_ms']} ms "
+          f"(targets 14 / 25 ms); 8 players, film playing, period {a.period}")
+    print(f"frame interval p50 {stats['frame_interval_p50_ms']} ms, p99 {stats['frame_interval_p99_ms']} ms; "
+          f"film frames dropped {stats['frames_dropped']}; audio overruns {stats['overruns']}")
+    print("onset to first frame showing the new pitch (within 50 cents):")
+    for pname, v in per_player.items():
+        print(f"  {pname:<9} {v['range']:<8} n={v['n']:3d} missed={v['missed']:2d}  median {v['p50_ms']} ms  "
+              f"p99 {v['p99_ms']} ms  max {v['max_ms']} ms")
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

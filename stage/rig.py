@@ -1,0 +1,141 @@
+"""Test and benchmark rig: a JACK dummy server, Xvfb, and a second JACK client that plays
+known tones into the inputs stage has opened. Needs the [test] extra (JACK-Client)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+
+def start_jack(channels: int = 8, rate: int = 48000, period: int = 256, name: str | None = None):
+    """Start ``jackd -d dummy`` under a name of its own; returns (name, process)."""
+    import jack
+    name = name or f"stage-{uuid.uuid4().hex[:8]}"
+    proc = subprocess.Popen([shutil.which("jackd") or "jackd", "--no-realtime", "-n", name, "-d", "dummy",
+                             "-r", str(rate), "-p", str(period), "-C", str(channels), "-P", str(channels)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wait_for_jack(name, proc)
+    return name, proc
+
+
+def wait_for_jack(name: str, proc=None, timeout: float = 10.0) -> None:
+    import jack
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"jackd {name} exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            jack.Client("stage-rig-probe", servername=name, no_start_server=True).close()
+            return
+        except jack.JackError:
+            time.sleep(0.1)
+    raise RuntimeError(f"jackd {name} did not come up in {timeout} s")
+
+
+def start_xvfb(size=(1920, 1080)):
+    """Start Xvfb on a free display; returns (display, process)."""
+    for n in range(150, 250):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            break
+    disp = f":{n}"
+    proc = subprocess.Popen([shutil.which("Xvfb") or "Xvfb", disp, "-screen", "0", f"{size[0]}x{size[1]}x24",
+                             "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t_end = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{n}").exists():
+        if proc.poll() is not None or time.monotonic() > t_end:
+            proc.kill()
+            raise RuntimeError("Xvfb did not start")
+        time.sleep(0.05)
+    return disp, proc
+
+
+def stop(proc) -> None:
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+class Injector:
+    def __init__(self, server: str, channels: int, name: str = "stage-injector"):
+        import jack
+        self.client = jack.Client(name, servername=server, no_start_server=True)
+        self.sr = self.client.samplerate
+        self.ports = [self.client.outports.register(f"out_{i + 1}") for i in range(channels)]
+        self.freqs = np.zeros(channels)
+        self.amp = 0.3
+        self.phase = np.zeros(channels)
+        self.playing = False
+        self.start_frame = None          # JACK frame time of the first sample played
+        self.start_time = None
+        self._events: list = []          # (t_raw, freqs) still to apply, in time order
+        self.applied: list = []          # (t_cycle_start, freqs) as applied
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _process(self, frames):
+        if self._events:
+            t_cycle = time.clock_gettime(time.CLOCK_MONOTONIC_RAW) - self.client.frames_since_cycle_start / self.sr
+            if self._events[0][0] <= t_cycle:
+                t, freqs = self._events.pop(0)
+                self.freqs[:] = freqs
+                self.playing = True
+                self.applied.append((t_cycle, np.array(freqs)))
+        if self.playing and self.start_frame is None:
+            # when this cycle began, on CLOCK_MONOTONIC_RAW (the clock JACK keeps time on)
+            self.start_time = time.clock_gettime(time.CLOCK_MONOTONIC_RAW) - self.client.frames_since_cycle_start / self.sr
+            self.start_frame = self.client.last_frame_time
+        for i, p in enumerate(self.ports):
+            buf = p.get_array()
+            f = self.freqs[i]
+            if not self.playing or f <= 0:
+                buf.fill(0)
+                continue
+            ph = self.phase[i] + 2 * np.pi * f * np.arange(1, frames + 1) / self.sr
+            buf[:] = self.amp * (np.sin(ph) + 0.4 * np.sin(2 * ph)) / 1.4
+            self.phase[i] = ph[-1] % (2 * np.pi)
+
+    def wait_for_ports(self, pattern: str, count: int, timeout: float = 20.0) -> list[str]:
+        t_end = time.monotonic() + timeout
+        while time.monotonic() < t_end:
+            ports = [p.name for p in self.client.get_ports(pattern, is_audio=True, is_input=True)]
+            if len(ports) >= count:
+                return sorted(ports, key=lambda n: int(n.rsplit("_", 1)[1]))
+            time.sleep(0.05)
+        raise TimeoutError(f"no {count} input ports matching {pattern!r} appeared in {timeout} s")
+
+    def take_over(self, targets: list[str]) -> None:
+        """Disconnect whatever feeds ``targets`` (PortAudio connects system:capture_* itself),
+        then connect our outputs to them, one to one."""
+        for t in targets:
+            for src in self.client.get_all_connections(t):
+                self.client.disconnect(src, t)
+        for ours, t in zip(self.ports, targets):
+            self.client.connect(ours, t)
+
+    def play(self, freqs) -> float:
+        """Start the tones; returns when (s, CLOCK_MONOTONIC_RAW) the cycle holding the first sample began."""
+        self.freqs[:len(freqs)] = freqs
+        self.playing = True
+        t_end = time.monotonic() + 2
+        while self.start_frame is None and time.monotonic() < t_end:
+            time.sleep(0.001)
+        return self.start_time
+
+    def schedule(self, events) -> None:
+        """Change the tones at given times (s, CLOCK_MONOTONIC_RAW): each change lands at the start
+        of the first JACK cycle at or after its time, and is recorded in ``applied``."""
+        self._events = sorted(events, key=lambda e: e[0])
+
+    def close(self):
+        self.client.deactivate()
+        self.client.close()
