@@ -139,3 +139,43 @@ class Injector:
     def close(self):
         self.client.deactivate()
         self.client.close()
+
+
+class Listener:
+    """A JACK client that records what other clients play into its inputs."""
+
+    def __init__(self, server: str, channels: int, seconds: float = 10.0, name: str = "stage-listener"):
+        import jack
+        self.client = jack.Client(name, servername=server, no_start_server=True)
+        self.sr = self.client.samplerate
+        self.ports = [self.client.inports.register(f"in_{i + 1}") for i in range(channels)]
+        self.buf = np.zeros((int(seconds * self.sr), channels), np.float32)
+        self.pos = 0
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _process(self, frames):
+        n = min(frames, len(self.buf) - self.pos)
+        for i, p in enumerate(self.ports):
+            self.buf[self.pos:self.pos + n, i] = p.get_array()[:n]
+        self.pos += n
+
+    def listen_to(self, sources: list[str]) -> None:
+        for src, ours in zip(sources, self.ports):
+            self.client.connect(src, ours)
+
+    def wait_for_ports(self, pattern: str, count: int, timeout: float = 20.0) -> list[str]:
+        t_end = time.monotonic() + timeout
+        while time.monotonic() < t_end:
+            ports = [p.name for p in self.client.get_ports(pattern, is_audio=True, is_output=True)]
+            if len(ports) >= count:
+                return sorted(ports, key=lambda n: int(n.rsplit("_", 1)[1]))
+            time.sleep(0.05)
+        raise TimeoutError(f"no {count} output ports matching {pattern!r} appeared in {timeout} s")
+
+    def recorded(self) -> np.ndarray:
+        return self.buf[:self.pos].copy()
+
+    def close(self):
+        self.client.deactivate()
+        self.client.close()

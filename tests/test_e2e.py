@@ -142,3 +142,59 @@ def test_demo_in_a_window_under_xvfb(xvfb_display, tmp_path):
     assert stats["frames_drawn"] > 100
     img = pygame.surfarray.array3d(pygame.image.load(str(snap)))
     assert img.shape[:2] == (1280, 720) and img.mean() > 5
+
+
+def test_demo_is_heard_where_there_is_an_output(jack_server, tmp_path):
+    from stage.rig import Listener
+    env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server, SDL_VIDEODRIVER="dummy")
+    lis = Listener(jack_server, 2, seconds=10)
+    proc = subprocess.Popen(stage_cmd("demo", "--headless", "--seconds", 5), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lis.listen_to(lis.wait_for_ports("PortAudio:out_", 2))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        lis.close()
+    assert proc.returncode == 0, err
+    stats = json.loads(out.strip().splitlines()[-1])
+    assert stats["audio_blocks"] > 700
+    heard = lis.recorded()
+    assert len(heard) > 48000 * 2
+    rms = 20 * np.log10(np.sqrt(np.mean(heard[-48000 * 2:] ** 2)) + 1e-12)
+    assert rms > -40, f"the demo was not heard: {rms:.1f} dBFS"
+
+
+def test_input_device_dying_mid_performance_does_not_stop_the_picture(tmp_path):
+    """Its own JACK server, killed 2 s into the run: the picture goes on to the end, the
+    players say NO INPUT, the process exits cleanly."""
+    from stage import rig
+    from .conftest import need_tool
+    need_tool("jackd")
+    name, jackd = rig.start_jack(channels=2)
+    film = make_numbered_clip(tmp_path / "film.mp4", 120, size=(160, 90))
+    session = tmp_path / "s.toml"
+    session.write_text(SESSION.format(film=film))
+    trace = tmp_path / "trace.jsonl"
+    env = dict(os.environ, JACK_DEFAULT_SERVER=name, SDL_VIDEODRIVER="dummy")
+    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 6, "--trace", trace),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        inj = rig.Injector(name, 2)
+        inj.take_over(inj.wait_for_ports("PortAudio:in_", 2))
+        inj.play([440.0, 196.0])
+        time.sleep(2.0)
+        rig.stop(jackd)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        rig.stop(jackd)
+    assert proc.returncode == 0, err
+    stats = json.loads(out.strip().splitlines()[-1])
+    assert stats["players"]["Horn"]["status"] == "no input"
+    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    t = np.array([f["t_present"] for f in frames])
+    assert t[-1] - t[0] > 5.5 and np.diff(t).max() < 0.1          # drawn all the way through
+    assert any(abs(cents(f["players"]["Horn"]["f0_hz"] or 1, 440.0)) < 50 for f in frames)  # it was heard before

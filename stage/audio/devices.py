@@ -68,6 +68,23 @@ def resolve(spec, kind: str = "inputs", min_channels: int = 1) -> dict:
     return d
 
 
+WEDGED = False     # PortAudio stopped answering (its server died under it): exit without Pa_Terminate
+
+
+def bounded(fn, timeout: float = 1.0) -> bool:
+    """Run ``fn`` in a daemon thread and wait at most ``timeout``; True if it finished.
+    PortAudio can block for good when its JACK server dies under a stream; the show goes on."""
+    global WEDGED
+    import threading
+    t = threading.Thread(target=fn, name="stage-pa-call", daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        WEDGED = True
+        return False
+    return True
+
+
 def reinitialize() -> None:
     """Ask PortAudio to look for devices again (one that was unplugged may be back)."""
     try:

@@ -20,6 +20,14 @@ from .state import InputStatus
 sd = devices.sd
 
 
+def _close(stream, abort: bool = False) -> None:
+    try:
+        (stream.abort if abort else stream.stop)(ignore_errors=True)
+        stream.close(ignore_errors=True)
+    except Exception:
+        pass
+
+
 class LiveInput:
     """A sounddevice InputStream feeding the ring, reopened by name if the device goes away."""
 
@@ -89,17 +97,17 @@ class LiveInput:
                 self.status.state = "lost"
             if self.status.state != "lost":
                 continue
-            try:
-                if self.stream is not None:
-                    self.stream.abort(ignore_errors=True)
-                    self.stream.close(ignore_errors=True)
-            except Exception:
-                pass
-            self.stream = None
+            if self.stream is not None:
+                stream, self.stream = self.stream, None
+                if not devices.bounded(lambda: _close(stream, abort=True), 1.0):
+                    self.status.state = "lost: audio system not answering (restart to reconnect)"
+                    return
             if self._stop.wait(1.0):
                 return
             try:
-                devices.reinitialize()
+                if not devices.bounded(devices.reinitialize, 3.0):
+                    self.status.state = "lost: audio system not answering (restart to reconnect)"
+                    return
                 self.device = devices.resolve(self.spec, "inputs", self.channels)
                 self._open()
             except Exception:
@@ -110,11 +118,8 @@ class LiveInput:
         if self._watch.is_alive():
             self._watch.join(timeout=2)
         if self.stream is not None:
-            try:
-                self.stream.stop(ignore_errors=True)
-                self.stream.close(ignore_errors=True)
-            except Exception:
-                pass
+            stream, self.stream = self.stream, None
+            devices.bounded(lambda: _close(stream, abort=self.status.state != "running"), 1.0)
 
 
 class Playback:
@@ -217,10 +222,7 @@ class Playback:
     def stop(self):
         self._stop.set()
         if self.stream is not None:
-            try:
-                self.stream.stop(ignore_errors=True)
-                self.stream.close(ignore_errors=True)
-            except Exception:
-                pass
+            stream, self.stream = self.stream, None
+            devices.bounded(lambda: _close(stream), 1.0)
         if self._thread is not None:
             self._thread.join(timeout=2)

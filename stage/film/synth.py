@@ -42,10 +42,15 @@ def read_number(bgra: np.ndarray) -> int:
 
 
 def make_numbered_clip(path, frames: int, fps=Fraction(24), size=(320, 180), gop: int = 48,
-                       crf: int = 23, sar: Fraction | None = None) -> Path:
+                       crf: int = 23, sar: Fraction | None = None, tone_hz: float | None = None) -> Path:
+    """A numbered clip; with ``tone_hz``, also a sound track holding that tone (48 kHz stereo AAC)."""
     path = Path(path)
     fps = Fraction(fps).limit_denominator(1001)
     with av.open(str(path), "w") as out:
+        a = None
+        if tone_hz:
+            a = out.add_stream("aac", rate=48000)
+            a.layout = "stereo"
         s = out.add_stream("libx264", rate=fps)
         s.width, s.height = size
         s.pix_fmt = "yuv420p"
@@ -60,4 +65,18 @@ def make_numbered_clip(path, frames: int, fps=Fraction(24), size=(320, 180), gop
                 out.mux(p)
         for p in s.encode():
             out.mux(p)
+        if a is not None:
+            n = int(frames / fps * 48000)
+            t = np.arange(n) / 48000
+            x = (0.3 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32)
+            x = np.stack([x, x])
+            for i in range(0, n, 1024):
+                chunk = np.ascontiguousarray(x[:, i:i + 1024])
+                af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+                af.sample_rate = 48000
+                af.pts = i
+                for p in a.encode(af):
+                    out.mux(p)
+            for p in a.encode():
+                out.mux(p)
     return path

@@ -258,7 +258,7 @@ class StageApp:
         st = self.source_status
         lat = percentile(self.recent_latencies, 50)
         lines.append((f"input {st.device}: {st.state}   blocks {st.blocks}   overruns {st.overruns}", 0.8,
-                      (255, 110, 90) if st.state == "lost" else (220, 220, 220)))
+                      (255, 110, 90) if st.state.startswith("lost") else (220, 220, 220)))
         dropped = self.film.dropped if self.film else 0
         lines.append((f"dropped frames {dropped}   late draws {self.frames_late}   latency "
                       f"{'%.1f ms' % (lat * 1000) if lat is not None else '—'}", 0.8, (220, 220, 220)))

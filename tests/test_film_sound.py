@@ -1,0 +1,80 @@
+"""The film's own sound: muted by default, and when on, heard in step with the picture."""
+
+import json
+import os
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from stage.film.decoder import probe
+from stage.film.sound import decode_loop_audio
+from stage.film.synth import make_numbered_clip
+
+from .conftest import stage_cmd
+
+
+def dominant_hz(x, sr=48000):
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return np.argmax(spec) * sr / len(x)
+
+
+def test_the_loops_sound_is_decoded_for_exactly_the_loop(clip_dir):
+    path = make_numbered_clip(clip_dir / "snd.mp4", 96, tone_hz=660.0)
+    info = probe(path)
+    assert info.has_audio
+    x = decode_loop_audio(info, (24, 72), 48000)
+    assert x.shape == (96000, 2)                                  # 2.0 s at 48 kHz
+    assert dominant_hz(x[10000:58000, 0]) == pytest.approx(660.0, abs=2)
+
+
+SESSION = """
+[film]
+file = "{film}"
+sound = {sound}
+
+[audio]
+input = "system"
+samplerate = 48000
+
+[[players]]
+name = "Horn"
+channel = 1
+"""
+
+
+@pytest.mark.parametrize("sound", [False, True])
+def test_film_sound_is_off_unless_asked_for(jack_server, tmp_path, sound):
+    from stage.rig import Listener
+    film = make_numbered_clip(tmp_path / "f.mp4", 120, size=(160, 90), tone_hz=660.0)
+    session = tmp_path / "s.toml"
+    session.write_text(SESSION.format(film=film, sound="true" if sound else "false"))
+    env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server, SDL_VIDEODRIVER="dummy")
+    lis = Listener(jack_server, 2, seconds=8)
+    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 3.5), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if sound:
+            lis.listen_to(lis.wait_for_ports("PortAudio:out_", 2))
+        else:
+            t_end = time.monotonic() + 20        # the input is open (the run is under way) ...
+            while not lis.client.get_ports("PortAudio:in_") and time.monotonic() < t_end:
+                time.sleep(0.05)
+            time.sleep(1.0)
+            assert lis.client.get_ports("PortAudio:in_")
+            ports = [p.name for p in lis.client.get_ports("PortAudio:out_")]   # ... and nothing plays
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        lis.close()
+    assert proc.returncode == 0, err
+    if sound:
+        heard = lis.recorded()
+        assert len(heard) > 48000
+        tail = heard[-48000:, 0]
+        assert 20 * np.log10(np.sqrt(np.mean(tail ** 2)) + 1e-12) > -30
+        assert dominant_hz(tail) == pytest.approx(660.0, abs=3)
+    else:
+        assert ports == []                                          # no output opened at all
