@@ -64,7 +64,7 @@ def main():
               "loop_s": a.loop, "wraps": a.wraps, **{k: stats[k] for k in (
                   "frames_drawn", "frames_dropped", "frames_late", "frame_interval_p50_ms", "frame_interval_p99_ms",
                   "latency_p50_ms", "latency_p99_ms", "overruns", "vsync", "draw_p50_ms", "draw_p99_ms", "flip_p50_ms",
-                  "flip_p99_ms")}}
+                  "flip_p99_ms", "flip_start_late_p99_ms")}}
     print(f"machine: {report['machine']}")
     print(f"1920x1080 under Xvfb, 1080p H.264 loop of {a.loop} s x {a.wraps} wraps, 8 players: "
           f"frame interval p50 {stats['frame_interval_p50_ms']} ms, p99 {stats['frame_interval_p99_ms']} ms "

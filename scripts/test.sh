@@ -24,6 +24,7 @@ for _ in $(seq 100); do
     [[ -e /tmp/.X11-unix/X$n ]] && JACK_DEFAULT_SERVER="$name" jack_lsp >/dev/null 2>&1 && break
     sleep 0.1
 done
+export JACK_DEFAULT_SERVER="$name"
 export STAGE_TEST_JACK="$name"             # the fixtures use these servers instead of starting their own
 export STAGE_TEST_DISPLAY=":$n"
 

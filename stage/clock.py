@@ -14,16 +14,22 @@ def now() -> float:
     return time.clock_gettime(_RAW)
 
 
-def sleep_until(deadline: float, clock=now) -> None:
-    """Sleep until ``clock()`` reaches ``deadline`` (coarse sleep, then a short spin)."""
+def sleep_until(deadline: float, clock=now, spin: float = 0.0003) -> None:
+    """Sleep until ``clock()`` reaches ``deadline``: sleep, then yield, then spin the last
+    ``spin`` seconds without letting go (a thread that gives up the GIL this close to its
+    deadline may wait a switch interval to get it back)."""
     while True:
         left = deadline - clock()
         if left <= 0:
             return
         if left > 0.0015:
             time.sleep(left - 0.001)
-        else:
+        elif left > spin:
             time.sleep(0)
+        else:
+            while clock() < deadline:
+                pass
+            return
 
 
 def raise_thread_priority(nice: int) -> bool:

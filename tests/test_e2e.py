@@ -185,6 +185,7 @@ def test_input_device_dying_mid_performance_does_not_stop_the_picture(tmp_path):
         inj.take_over(inj.wait_for_ports("PortAudio:in_", 2))
         inj.play([440.0, 196.0])
         time.sleep(2.0)
+        inj.close()                     # (a JACK client must not outlive its server: it crashes when collected)
         rig.stop(jackd)
         out, err = proc.communicate(timeout=60)
     finally:

@@ -48,17 +48,16 @@ class Ring:
         return self.buf[channel, s:s + n]
 
     def time_of(self, end: int) -> float:
-        """Capture time of sample ``end - 1`` (the last of the frames before ``end``)."""
-        blocks = self.blocks
-        sr = self.samplerate
-        for back in range(1, min(blocks, self._nts) + 1):
-            k = (blocks - back) % self._nts
-            e = int(self._ts_end[k])
-            if e - (self.capacity) > end:
+        """Capture time of sample ``end - 1`` (the last of the frames before ``end``), from the
+        block that held it; extrapolated from the newest block if that one is forgotten."""
+        blocks, n = self.blocks, self._nts
+        newest = (blocks - 1) % n
+        for back in range(min(blocks, n)):
+            k = (blocks - 1 - back) % n
+            block_end = int(self._ts_end[k])
+            block_start = int(self._ts_end[(k - 1) % n]) if back + 1 < min(blocks, n) else 0
+            if block_start < end <= block_end:
+                return float(self._ts_time[k]) - (block_end - end) / self.samplerate
+            if block_end < end:
                 break
-            prev_end = int(self._ts_end[(k - 1) % self._nts]) if back < blocks else 0
-            if prev_end < end <= e:
-                return float(self._ts_time[k]) - (e - end) / sr
-        # older than what is remembered: extrapolate from the newest block
-        k = (blocks - 1) % self._nts
-        return float(self._ts_time[k]) - (int(self._ts_end[k]) - end) / sr
+        return float(self._ts_time[newest]) - (int(self._ts_end[newest]) - end) / self.samplerate

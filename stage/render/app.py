@@ -86,7 +86,8 @@ class StageApp:
         self.present_times: collections.deque[float] = collections.deque(maxlen=1_000_000)
         self.latencies: collections.deque[float] = collections.deque(maxlen=2_000_000)
         self.recent_latencies: collections.deque[float] = collections.deque(maxlen=2000)   # for the HUD
-        self.work_times: collections.deque[tuple] = collections.deque(maxlen=100_000)   # (draw, flip) s
+        # (draw, flip, how late the flip started) in seconds, for the statistics
+        self.work_times: collections.deque[tuple] = collections.deque(maxlen=100_000)
         self.frames_late = 0
         self._film_surface = None
         self._film_seq = None
@@ -194,12 +195,13 @@ class StageApp:
             self.on_key[key]()
 
     # -- drawing
-    def draw_film(self):
+    def draw_film(self, lookahead: float = 0.0):
+        """The film frame due ``lookahead`` seconds from now (when this frame will be shown)."""
         screen = self.screen
         if self.film is None or self.film_clock is None:
             screen.fill((8, 8, 12))
             return
-        pos = self.film_clock.position()
+        pos = self.film_clock.position() + (lookahead if self.film_clock.playing else 0.0)
         seq, px = self.film.frame_at(pos)
         if px is None:
             screen.fill((0, 0, 0))
@@ -283,10 +285,13 @@ class StageApp:
 
     # -- the loop
     def run(self, seconds: float | None = None, snapshot=None) -> dict:
-        """Draw until quit (or for ``seconds``). Without a vsync'd flip the loop paces itself:
-        it wakes a draw's length before each deadline, draws from the newest state, waits out
-        the rest and flips on the deadline, so frames leave at an even cadence however long
-        each one took to draw."""
+        """Draw until quit (or for ``seconds``).
+
+        Without a vsync'd flip the loop paces itself, and latches late: it wakes early enough to
+        draw the film (which does not depend on the players), then waits until just before the
+        deadline to draw the lanes from the newest analysis results, then flips on the deadline.
+        Frames leave at an even cadence however long each took, and what they show of the
+        players is as fresh as the lanes' own drawing time allows."""
         period = 1.0 / self.opt.fps
         # the analysis and film threads hold the GIL in short bursts; a 5 ms switch interval
         # (Python's default) would let one of them delay a frame by that much
@@ -294,28 +299,41 @@ class StageApp:
         _clock.raise_thread_priority(-5)       # where allowed: the picture before background work
         t_start = self.clock()
         deadline = t_start + period
-        draw_recent: collections.deque[float] = collections.deque(maxlen=120)
+        film_times: collections.deque[float] = collections.deque(maxlen=240)
+        lane_times: collections.deque[float] = collections.deque(maxlen=240)
+
+        def budget(times, default):
+            # the slowest of the last 4 s, less outliers, and a margin
+            return (float(np.percentile(times, 99)) if len(times) >= 10 else default) + 0.001
+
         flip_times = []
         try:
             while self.running:
-                if self._pacing:
-                    budget = (float(np.percentile(draw_recent, 95)) if len(draw_recent) >= 10 else period / 2) + 0.002
-                    _clock.sleep_until(deadline - min(budget, period), self.clock)
+                pacing = self._pacing
+                if pacing:
+                    _clock.sleep_until(deadline - min(period, budget(film_times, period / 4)
+                                                      + budget(lane_times, period / 4)), self.clock)
                 t_begin = self.clock()
                 self.handle_events()
-                self.draw_film()
-                drawn = self.draw_lanes(deadline if self._pacing else t_begin)   # as of when it is shown
+                self.draw_film(lookahead=max(0.0, deadline - t_begin) if pacing else 0.0)
+                t_film = self.clock()
+                if pacing:
+                    _clock.sleep_until(deadline - budget(lane_times, period / 4), self.clock)
+                t_lanes = self.clock()
+                drawn = self.draw_lanes(deadline if pacing else t_lanes)   # as of when it is shown
                 if self.show_hud:
                     self.draw_hud()
                 t0 = self.clock()
-                draw_recent.append(t0 - t_begin)
-                if self._pacing:
+                film_times.append(t_film - t_begin)
+                lane_times.append(t0 - t_lanes)
+                if pacing:
                     _clock.sleep_until(deadline, self.clock)
                 t1 = self.clock()
                 pygame.display.flip()
                 t_present = self.clock()
                 flip_times.append(t_present - t1)
-                self.work_times.append((t0 - t_begin, t_present - t1))
+                self.work_times.append((t0 - t_lanes + t_film - t_begin, t_present - t1,
+                                        t1 - deadline if pacing else 0.0))
                 self.frames += 1
                 if self.present_times and t_present - self.present_times[-1] > 1.5 * period:
                     self.frames_late += 1
@@ -368,6 +386,7 @@ class StageApp:
             "draw_p99_ms": r(percentile([w[0] * 1000 for w in self.work_times], 99)),
             "flip_p50_ms": r(percentile([w[1] * 1000 for w in self.work_times], 50)),
             "flip_p99_ms": r(percentile([w[1] * 1000 for w in self.work_times], 99)),
+            "flip_start_late_p99_ms": r(percentile([w[2] * 1000 for w in self.work_times], 99)),
             "vsync": self.vsync,
             "players": {lv.player.name: {"status": lv.status,
                                          "note_hz": round(lv.shown_hz, 2) if lv.status == "pitch" else 0.0}

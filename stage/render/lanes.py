@@ -121,10 +121,10 @@ class LaneView:
         level = max(METER_FLOOR_DB, level)
         self.meter_db = level if level > self.meter_db else max(level, self.meter_db - METER_RELEASE_DB_S * dt)
         peak = max(METER_FLOOR_DB, latest[4]) if latest and self.status != "no input" else METER_FLOOR_DB
-        if peak >= self.peak_db or now - self.peak_t > PEAK_HOLD_S:
-            self.peak_db = max(peak, self.peak_db - METER_RELEASE_DB_S * dt) if peak < self.peak_db else peak
-            if peak >= self.peak_db:
-                self.peak_t = now
+        if peak >= self.peak_db:
+            self.peak_db, self.peak_t = peak, now
+        elif now - self.peak_t > PEAK_HOLD_S:
+            self.peak_db = max(peak, self.peak_db - METER_RELEASE_DB_S * dt)
 
     def draw_label(self, screen: pygame.Surface, x0: int, width: int, now: float):
         g, col, s = self.geom, self.player.colour, self.s
