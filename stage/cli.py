@@ -82,8 +82,15 @@ def _options(session, args):
 def _perform(session, args) -> int:
     if args.headless:
         os.environ["SDL_VIDEODRIVER"] = "dummy"
+    import pygame
+
     from .runtime import Performance
-    perf = Performance(session, _options(session, args), play_out=not args.silent, trace_path=args.trace)
+    try:
+        perf = Performance(session, _options(session, args), play_out=not args.silent, trace_path=args.trace)
+    except pygame.error as e:
+        print(f"stage: cannot open the screen ({e}); on a machine with no display, run with "
+              f"--headless [--seconds N --snapshot OUT.png]", file=sys.stderr)
+        return 2
     stats = perf.run(args.seconds, args.snapshot)
     if args.headless or args.seconds is not None:
         print(json.dumps(stats), flush=True)

@@ -14,7 +14,7 @@ def now() -> float:
     return time.clock_gettime(_RAW)
 
 
-def sleep_until(deadline: float, clock=now, spin: float = 0.0003) -> None:
+def sleep_until(deadline: float, clock=now, spin: float = 0.0001) -> None:
     """Sleep until ``clock()`` reaches ``deadline``: sleep, then yield, then spin the last
     ``spin`` seconds without letting go (a thread that gives up the GIL this close to its
     deadline may wait a switch interval to get it back)."""

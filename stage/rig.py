@@ -6,20 +6,25 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import numpy as np
 
+from .clock import raise_thread_priority
+
 
 def start_jack(channels: int = 8, rate: int = 48000, period: int = 256, name: str | None = None):
     """Start ``jackd -d dummy`` under a name of its own; returns (name, process)."""
     import jack
     name = name or f"stage-{uuid.uuid4().hex[:8]}"
+    log = open(os.path.join(tempfile.gettempdir(), f"{name}-jackd.log"), "w")   # never a pipe nobody reads
     proc = subprocess.Popen([shutil.which("jackd") or "jackd", "--no-realtime", "-n", name, "-d", "dummy",
                              "-r", str(rate), "-p", str(period), "-C", str(channels), "-P", str(channels)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc.log_path = log.name
     wait_for_jack(name, proc)
     return name, proc
 
@@ -29,7 +34,7 @@ def wait_for_jack(name: str, proc=None, timeout: float = 10.0) -> None:
     t_end = time.monotonic() + timeout
     while time.monotonic() < t_end:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"jackd {name} exited: {proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(f"jackd {name} exited: {open(proc.log_path).read()[-2000:]}")
         try:
             jack.Client("stage-rig-probe", servername=name, no_start_server=True).close()
             return
@@ -65,6 +70,17 @@ def stop(proc) -> None:
         proc.kill()
 
 
+def wait_for_ports(client, pattern: str, count: int, timeout: float, inputs: bool) -> list[str]:
+    """Wait until ``count`` audio ports matching ``pattern`` exist; their names, in number order."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        ports = [p.name for p in client.get_ports(pattern, is_audio=True, is_input=inputs, is_output=not inputs)]
+        if len(ports) >= count:
+            return sorted(ports, key=lambda n: int(n.rsplit("_", 1)[1]))
+        time.sleep(0.05)
+    raise TimeoutError(f"no {count} {'input' if inputs else 'output'} ports matching {pattern!r} appeared in {timeout} s")
+
+
 class Injector:
     def __init__(self, server: str, channels: int, name: str = "stage-injector"):
         import jack
@@ -79,10 +95,14 @@ class Injector:
         self.start_time = None
         self._events: list = []          # (t_raw, freqs) still to apply, in time order
         self.applied: list = []          # (t_cycle_start, freqs) as applied
+        self._prioritised = False
         self.client.set_process_callback(self._process)
         self.client.activate()
 
     def _process(self, frames):
+        if not self._prioritised:      # stands in for a sound card: it must not be the one that is late
+            self._prioritised = True
+            raise_thread_priority(-10)
         if self._events:
             t_cycle = time.clock_gettime(time.CLOCK_MONOTONIC_RAW) - self.client.frames_since_cycle_start / self.sr
             if self._events[0][0] <= t_cycle:
@@ -105,13 +125,8 @@ class Injector:
             self.phase[i] = ph[-1] % (2 * np.pi)
 
     def wait_for_ports(self, pattern: str, count: int, timeout: float = 20.0) -> list[str]:
-        t_end = time.monotonic() + timeout
-        while time.monotonic() < t_end:
-            ports = [p.name for p in self.client.get_ports(pattern, is_audio=True, is_input=True)]
-            if len(ports) >= count:
-                return sorted(ports, key=lambda n: int(n.rsplit("_", 1)[1]))
-            time.sleep(0.05)
-        raise TimeoutError(f"no {count} input ports matching {pattern!r} appeared in {timeout} s")
+        """Input ports of another client (stage's PortAudio inputs) to play into."""
+        return wait_for_ports(self.client, pattern, count, timeout, inputs=True)
 
     def take_over(self, targets: list[str]) -> None:
         """Disconnect whatever feeds ``targets`` (PortAudio connects system:capture_* itself),
@@ -165,13 +180,8 @@ class Listener:
             self.client.connect(src, ours)
 
     def wait_for_ports(self, pattern: str, count: int, timeout: float = 20.0) -> list[str]:
-        t_end = time.monotonic() + timeout
-        while time.monotonic() < t_end:
-            ports = [p.name for p in self.client.get_ports(pattern, is_audio=True, is_output=True)]
-            if len(ports) >= count:
-                return sorted(ports, key=lambda n: int(n.rsplit("_", 1)[1]))
-            time.sleep(0.05)
-        raise TimeoutError(f"no {count} output ports matching {pattern!r} appeared in {timeout} s")
+        """Output ports of another client (stage's PortAudio outputs) to listen to."""
+        return wait_for_ports(self.client, pattern, count, timeout, inputs=False)
 
     def recorded(self) -> np.ndarray:
         return self.buf[:self.pos].copy()

@@ -65,6 +65,18 @@ class TraceWriter:
         self._t.join(timeout=5)
 
 
+STRIP = 256   # rows per blit: pygame holds the GIL through a blit; the audio callback needs it too
+
+
+def blit_strips(dst: "pygame.Surface", src: "pygame.Surface", pos=(0, 0)) -> None:
+    """Blit in horizontal strips, so no single call holds the GIL for a whole-screen copy
+    (a 1920x1080 alpha blit holds it ~1 ms; the audio callback's period is 5.3 ms)."""
+    x, y = pos
+    w, h = src.get_size()
+    for top in range(0, h, STRIP):
+        dst.blit(src, (x, y + top), (0, top, w, min(STRIP, h - top)))
+
+
 def percentile(xs, q):
     return float(np.percentile(np.asarray(xs), q)) if len(xs) else None
 
@@ -221,21 +233,25 @@ class StageApp:
         if x:                                   # pillarbox bars
             screen.fill((0, 0, 0), (0, 0, x, sh))
             screen.fill((0, 0, 0), (x + w, 0, sw - x - w, sh))
-        screen.blit(self._film_surface, (x, y))
+        blit_strips(screen, self._film_surface, (x, y))
 
     def draw_lanes(self, now: float) -> list[float]:
         dx = int((now - self.t_right) * self.pps)
         if dx > 0:
-            self.trail.scroll(-dx, 0)
-            self.trail.fill((0, 0, 0, 0), (self.now_x - dx, 0, dx, self.size[1]))
+            h = self.size[1]
+            for top in range(0, h, STRIP):          # in strips, for the GIL (see blit_strips)
+                self.trail.set_clip((0, top, self.now_x, min(STRIP, h - top)))
+                self.trail.scroll(-dx, 0)
+            self.trail.set_clip(None)
+            self.trail.fill((0, 0, 0, 0), (self.now_x - dx, 0, dx, h))
             self.t_right += dx / self.pps
             for lv in self.lanes:
                 lv.shift(dx)
         drawn: list[float] = []
         for lv in self.lanes:
             lv.draw_new(self.trail, self.t_right, drawn)
-        self.screen.blit(self.grid, (0, 0))
-        self.screen.blit(self.trail, (0, 0))
+        blit_strips(self.screen, self.grid)
+        blit_strips(self.screen, self.trail)
         dt = 1.0 / self.opt.fps
         for lv in self.lanes:
             lv.update_status(now, dt)
