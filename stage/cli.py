@@ -115,22 +115,20 @@ def cmd_devices(args) -> int:
     print("Audio (PortAudio):")
     devs = list_audio()
     if not devs:
-        print("  none")
+        print("  none found (no sound card here, and no JACK server running)")
     for d in devs:
         print(f"  [{d['index']:2d}] {d['name']}  ({d['hostapi']}; in {d['inputs']}, out {d['outputs']}; "
               f"{d['samplerate']:.0f} Hz)")
     print("MIDI (rtmidi):")
-    ports = list_ports()
-    for api in dict.fromkeys(p["api"] for p in ports):
+    for api, entry in list_ports().items():
+        if entry["error"]:
+            print(f"  {api}: unavailable ({entry['error']})")
+            continue
         for kind in ("input", "output"):
-            rows = [p for p in ports if p["api"] == api and p["kind"] == kind]
-            errs = [p for p in rows if p["error"]]
-            if errs:
-                print(f"  {api} {kind}s: unavailable ({errs[0]['error'].strip()})")
-                continue
-            print(f"  {api} {kind}s:" + ("" if rows else " none"))
-            for p in rows:
-                print(f"    [{p['index']}] {p['name']}")
+            names = entry[kind]
+            print(f"  {api} {kind}s:" + ("" if names else " none"))
+            for i, name in enumerate(names):
+                print(f"    [{i}] {name}")
     return 0
 
 
@@ -157,10 +155,20 @@ def cmd_check(args) -> int:
               f"block {a.blocksize}  hop {a.hop}")
         nch = info.channels
     else:
-        from .audio.devices import resolve
+        from .audio.devices import DeviceError, resolve
         need = max(p.channel for p in s.players)
-        dev = resolve(a.input, "inputs", need)
+        try:
+            dev = resolve(a.input, "inputs", need)
+        except DeviceError as e:
+            raise s.error("audio.input", str(e)) from None
         sr = a.samplerate or int(dev["samplerate"])
+        from .audio.devices import sd
+        try:
+            sd.check_input_settings(device=dev["index"], channels=need, samplerate=sr, dtype="float32")
+        except (sd.PortAudioError, ValueError) as e:
+            raise s.error("audio.samplerate" if a.samplerate else "audio.input",
+                          f"{dev['name']!r} will not open at {sr} Hz with {need} channels: {e} "
+                          f"(it runs at {int(dev['samplerate'])} Hz)") from None
         print(f"audio    input [{dev['index']}] {dev['name']} ({dev['hostapi']})  {dev['inputs']} ch  {sr} Hz  "
               f"block {a.blocksize}  hop {a.hop}")
         nch = dev["inputs"]

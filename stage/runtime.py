@@ -33,14 +33,19 @@ def start_film(film: Film, size, start_seq: int = 0, wait: float = 10.0) -> Film
 
 
 def open_source(session, play_out: bool = True):
-    """The session's sound: a recorded performance if audio.file is set, else the live input."""
+    """The session's sound: a recorded performance if audio.file is set, else the live input.
+    A device that is not there is reported against the session's audio.input."""
+    from .audio.devices import DeviceError
     a = session.audio
     if a.file is not None:
         from .audio.sources import Playback
         return Playback(a.file, a.blocksize, a.output, play_out=play_out)
     from .audio.sources import LiveInput
     channels = max(p.channel for p in session.players)
-    return LiveInput(a.input, a.samplerate, a.blocksize, channels)
+    try:
+        return LiveInput(a.input, a.samplerate, a.blocksize, channels)
+    except DeviceError as e:
+        raise session.error("audio.input", str(e)) from None
 
 
 def check_channels(session, source):
@@ -102,8 +107,14 @@ class Performance:
             self.sound = None
 
     def run(self, seconds=None, snapshot=None) -> dict:
+        from .audio.devices import DeviceError
         self.analysis.start()
-        self.source.start()
+        try:
+            self.source.start()
+        except DeviceError as e:
+            self.stop()
+            key = "audio.samplerate" if "Hz" in str(e) and self.session.audio.samplerate else "audio.input"
+            raise self.session.error(key, str(e)) from None
         self.film_clock.restart(0.0)
         self.film_clock.play()
         try:

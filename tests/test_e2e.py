@@ -98,8 +98,13 @@ def test_a_missing_device_names_the_ones_there(jack_server, tmp_path):
     env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server)
     r = subprocess.run(stage_cmd("check", session), env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
+    assert f"{session}:8: audio.input:" in r.stderr
     assert "no audio input named 'Scarlett 18i20'" in r.stderr
     assert "[0] system" in r.stderr
+    session.write_text(SESSION.format(film=film).replace("samplerate = 48000", "samplerate = 44100"))
+    r = subprocess.run(stage_cmd("check", session), env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert f"{session}:9: audio.samplerate:" in r.stderr and "it runs at 48000 Hz" in r.stderr
     session.write_text(SESSION.format(film=film))
     r = subprocess.run(stage_cmd("check", session), env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ.setdefault("JACK_NO_START_SERVER", "1")     # never spawn a JACK server by surprise
 
-import sounddevice as sd  # noqa: E402
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Hide what C libraries print while they look for devices (ALSA without a sound card,
+    JACK without a server): their complaints are about sound systems that are not in use.
+    What stage finds, or fails to find, it reports itself."""
+    if os.environ.get("STAGE_DEBUG_AUDIO"):
+        yield
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+with quiet_stderr():
+    import sounddevice as sd  # noqa: E402  (initialises PortAudio: every host API is probed)
 
 
 class DeviceError(LookupError):
@@ -87,7 +112,8 @@ def bounded(fn, timeout: float = 1.0) -> bool:
 
 def reinitialize() -> None:
     """Ask PortAudio to look for devices again (one that was unplugged may be back)."""
-    try:
-        sd._terminate()
-    finally:
-        sd._initialize()
+    with quiet_stderr():
+        try:
+            sd._terminate()
+        finally:
+            sd._initialize()
