@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from stage.rig import PA_IN  # noqa: E402
 from stage import rig  # noqa: E402
 from stage.music import midi_to_hz, parse_note  # noqa: E402
 
@@ -72,7 +73,7 @@ def run_stage(film: Path, seconds: float, period: int = 256, burst: float = 0.35
     inj = rig.Injector(name, 8)
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
-        inj.take_over(inj.wait_for_ports("PortAudio:in_", 8))
+        inj.take_over(inj.wait_for_ports(PA_IN, 8))
         r = np.random.default_rng(1)
         t0 = time.clock_gettime(time.CLOCK_MONOTONIC_RAW) + 1.0
         events, t = [], t0

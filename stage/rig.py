@@ -18,7 +18,6 @@ from .clock import raise_thread_priority
 
 def start_jack(channels: int = 8, rate: int = 48000, period: int = 256, name: str | None = None):
     """Start ``jackd -d dummy`` under a name of its own; returns (name, process)."""
-    import jack
     name = name or f"stage-{uuid.uuid4().hex[:8]}"
     log = open(os.path.join(tempfile.gettempdir(), f"{name}-jackd.log"), "w")   # never a pipe nobody reads
     proc = subprocess.Popen([shutil.which("jackd") or "jackd", "--no-realtime", "-n", name, "-d", "dummy",
@@ -30,16 +29,18 @@ def start_jack(channels: int = 8, rate: int = 48000, period: int = 256, name: st
 
 
 def wait_for_jack(name: str, proc=None, timeout: float = 10.0) -> None:
-    import jack
+    """Wait until the server answers. Probed with jack_lsp in a process of its own: libjack
+    cannot be a client of two servers in one process (it crashes), so a test process must
+    not touch a second server it only wants to start and stop."""
     t_end = time.monotonic() + timeout
+    lsp = shutil.which("jack_lsp") or "jack_lsp"
     while time.monotonic() < t_end:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"jackd {name} exited: {open(proc.log_path).read()[-2000:]}")
-        try:
-            jack.Client("stage-rig-probe", servername=name, no_start_server=True).close()
+        if subprocess.run([lsp, "-s", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          env=dict(os.environ, JACK_NO_START_SERVER="1")).returncode == 0:
             return
-        except jack.JackError:
-            time.sleep(0.1)
+        time.sleep(0.1)
     raise RuntimeError(f"jackd {name} did not come up in {timeout} s")
 
 
@@ -70,11 +71,18 @@ def stop(proc) -> None:
         proc.kill()
 
 
-def wait_for_ports(client, pattern: str, count: int, timeout: float, inputs: bool) -> list[str]:
-    """Wait until ``count`` audio ports matching ``pattern`` exist; their names, in number order."""
+PA_IN = r"PortAudio[-0-9]*:in_"      # stage's input ports, whatever number PortAudio's client got
+PA_OUT = r"PortAudio[-0-9]*:out_"
+
+
+def wait_for_ports(client, pattern: str, count: int, timeout: float, inputs: bool, before=()) -> list[str]:
+    """Wait until ``count`` new audio ports matching ``pattern`` (a regular expression) exist,
+    leaving out those in ``before``; their names, in number order. (PortAudio names its JACK
+    client "PortAudio", or "PortAudio-01" and so on when that name is taken.)"""
     t_end = time.monotonic() + timeout
     while time.monotonic() < t_end:
-        ports = [p.name for p in client.get_ports(pattern, is_audio=True, is_input=inputs, is_output=not inputs)]
+        ports = [p.name for p in client.get_ports(pattern, is_audio=True, is_input=inputs, is_output=not inputs)
+                 if p.name not in before]
         if len(ports) >= count:
             return sorted(ports, key=lambda n: int(n.rsplit("_", 1)[1]))
         time.sleep(0.05)
@@ -96,6 +104,7 @@ class Injector:
         self._events: list = []          # (t_raw, freqs) still to apply, in time order
         self.applied: list = []          # (t_cycle_start, freqs) as applied
         self._prioritised = False
+        self.existing = {p.name for p in self.client.get_ports()}     # ports already there: not stage's
         self.client.set_process_callback(self._process)
         self.client.activate()
 
@@ -126,7 +135,7 @@ class Injector:
 
     def wait_for_ports(self, pattern: str, count: int, timeout: float = 20.0) -> list[str]:
         """Input ports of another client (stage's PortAudio inputs) to play into."""
-        return wait_for_ports(self.client, pattern, count, timeout, inputs=True)
+        return wait_for_ports(self.client, pattern, count, timeout, inputs=True, before=self.existing)
 
     def take_over(self, targets: list[str]) -> None:
         """Disconnect whatever feeds ``targets`` (PortAudio connects system:capture_* itself),
@@ -166,6 +175,7 @@ class Listener:
         self.ports = [self.client.inports.register(f"in_{i + 1}") for i in range(channels)]
         self.buf = np.zeros((int(seconds * self.sr), channels), np.float32)
         self.pos = 0
+        self.existing = {p.name for p in self.client.get_ports()}     # ports already there: not stage's
         self.client.set_process_callback(self._process)
         self.client.activate()
 
@@ -179,9 +189,13 @@ class Listener:
         for src, ours in zip(sources, self.ports):
             self.client.connect(src, ours)
 
-    def wait_for_ports(self, pattern: str, count: int, timeout: float = 20.0) -> list[str]:
+    def wait_for_ports(self, pattern: str, count: int, timeout: float = 20.0, inputs: bool = False) -> list[str]:
         """Output ports of another client (stage's PortAudio outputs) to listen to."""
-        return wait_for_ports(self.client, pattern, count, timeout, inputs=False)
+        return wait_for_ports(self.client, pattern, count, timeout, inputs=inputs, before=self.existing)
+
+    def new_ports(self, pattern: str) -> list[str]:
+        """Ports matching ``pattern`` that were not there when this client started."""
+        return [p.name for p in self.client.get_ports(pattern) if p.name not in self.existing]
 
     def recorded(self) -> np.ndarray:
         return self.buf[:self.pos].copy()
@@ -189,3 +203,26 @@ class Listener:
     def close(self):
         self.client.deactivate()
         self.client.close()
+
+
+def main(argv=None) -> int:
+    """`python -m stage.rig inject SERVER HZ [HZ ...]`: play steady tones into stage's inputs
+    (one per channel) until killed, from a process of its own."""
+    import argparse
+    import signal
+    ap = argparse.ArgumentParser(prog="python -m stage.rig")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("inject")
+    p.add_argument("server")
+    p.add_argument("hz", type=float, nargs="+")
+    a = ap.parse_args(argv)
+    inj = Injector(a.server, len(a.hz))
+    inj.take_over(inj.wait_for_ports(PA_IN, len(a.hz)))
+    inj.play(a.hz)
+    print("playing", flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -4,6 +4,7 @@ client playing into the input it opened; `stage demo` headless and under Xvfb.""
 import json
 import os
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -11,6 +12,8 @@ import pygame
 import pytest
 
 from stage.film.synth import make_numbered_clip
+
+from stage.rig import PA_IN, PA_OUT
 
 from .conftest import stage_cmd
 
@@ -57,7 +60,7 @@ def test_a_tone_played_into_the_input_is_shown(jack_server, tmp_path):
                                       "--snapshot", tmp_path / "last.png"),
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        ports = inj.wait_for_ports("PortAudio:in_", 2)
+        ports = inj.wait_for_ports(PA_IN, 2)
         inj.take_over(ports)
         time.sleep(0.5)                                   # some silence first
         t_on = inj.play([440.0, 196.0])
@@ -156,7 +159,7 @@ def test_demo_is_heard_where_there_is_an_output(jack_server, tmp_path):
     proc = subprocess.Popen(stage_cmd("demo", "--headless", "--seconds", 5), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lis.listen_to(lis.wait_for_ports("PortAudio:out_", 2))
+        lis.listen_to(lis.wait_for_ports(PA_OUT, 2))
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -185,17 +188,18 @@ def test_input_device_dying_mid_performance_does_not_stop_the_picture(tmp_path):
     env = dict(os.environ, JACK_DEFAULT_SERVER=name, SDL_VIDEODRIVER="dummy")
     proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 6, "--trace", trace),
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the injector runs in a process of its own: libjack cannot serve two servers in one process
+    inj = subprocess.Popen([sys.executable, "-m", "stage.rig", "inject", name, "440", "196"], env=env,
+                           stdout=subprocess.PIPE, text=True)
     try:
-        inj = rig.Injector(name, 2)
-        inj.take_over(inj.wait_for_ports("PortAudio:in_", 2))
-        inj.play([440.0, 196.0])
+        assert inj.stdout.readline().strip() == "playing"
         time.sleep(2.0)
-        inj.close()                     # (a JACK client must not outlive its server: it crashes when collected)
         rig.stop(jackd)
         out, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        for p in (proc, inj):
+            if p.poll() is None:
+                p.kill()
         rig.stop(jackd)
     assert proc.returncode == 0, err
     stats = json.loads(out.strip().splitlines()[-1])

@@ -12,6 +12,8 @@ from stage.film.decoder import probe
 from stage.film.sound import decode_loop_audio
 from stage.film.synth import make_numbered_clip
 
+from stage.rig import PA_IN, PA_OUT
+
 from .conftest import stage_cmd
 
 
@@ -56,14 +58,12 @@ def test_film_sound_is_off_unless_asked_for(jack_server, tmp_path, sound):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         if sound:
-            lis.listen_to(lis.wait_for_ports("PortAudio:out_", 2))
+            lis.listen_to(lis.wait_for_ports(PA_OUT, 2))
         else:
-            t_end = time.monotonic() + 20        # the input is open (the run is under way) ...
-            while not lis.client.get_ports("PortAudio:in_") and time.monotonic() < t_end:
-                time.sleep(0.05)
+            # the input is open (the run is under way) ...
+            lis.wait_for_ports(PA_IN, 1, inputs=True)
             time.sleep(1.0)
-            assert lis.client.get_ports("PortAudio:in_")
-            ports = [p.name for p in lis.client.get_ports("PortAudio:out_")]   # ... and nothing plays
+            ports = lis.new_ports(PA_OUT)                                # ... and nothing plays
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
