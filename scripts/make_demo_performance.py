@@ -99,7 +99,7 @@ def main():
     out = Path(a.outdir)
     seconds = len(CHANGES) * 4 * 60 / BPM
     n = int(seconds * SR)
-    parts = {"trumpet": (59, [(s, l, m, 100) for s, l, m in TRUMPET]), "bass": (32, bass_notes())}
+    parts = {"trumpet": (59, [(start, length, m, 100) for start, length, m in TRUMPET]), "bass": (32, bass_notes())}
     tracks = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (program, notes) in parts.items():

@@ -27,7 +27,7 @@ if (( ${#missing[@]} )); then
     [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
     echo "stage setup: installing Debian packages: ${missing[*]}" >&2
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if [[ ! -x .venv/bin/python ]]; then

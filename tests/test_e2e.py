@@ -9,7 +9,6 @@ import time
 
 import numpy as np
 import pygame
-import pytest
 
 from stage.film.synth import make_numbered_clip
 

@@ -1,6 +1,5 @@
 """The film's own sound: muted by default, and when on, heard in step with the picture."""
 
-import json
 import os
 import subprocess
 import time

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pygame
-import pytest
 
 from stage.audio.analysis import PlayerAnalyzer
 from stage.audio.state import InputStatus, PlayerFeed

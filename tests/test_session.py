@@ -1,7 +1,6 @@
 """Session files: the examples load; every mistake names the file, the line and the key."""
 
 import subprocess
-from pathlib import Path
 
 import pytest
 

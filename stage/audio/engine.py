@@ -72,7 +72,6 @@ class AnalysisThread:
         self._thread.join(timeout=2)
 
     def _run(self):
-        ring, hop = self.ring, self.hop
         while not self._stop.is_set():
             self.doorbell.wait(0.05)
             self.step()

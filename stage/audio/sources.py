@@ -102,7 +102,7 @@ class LiveInput:
                 continue
             if self.stream is not None:
                 stream, self.stream = self.stream, None
-                if not devices.bounded(lambda: _close(stream, abort=True), 1.0):
+                if not devices.bounded(lambda s=stream: _close(s, abort=True), 1.0):
                     self.status.state = "lost: audio system not answering (restart to reconnect)"
                     return
             if self._stop.wait(1.0):

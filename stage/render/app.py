@@ -20,12 +20,10 @@ import numpy as np
 from .. import clock as _clock
 from ..film.timecode import format_timecode
 
-os.environ.setdefault("SDL_AUDIODRIVER", "dummy")     # pygame.mixer is not used; keep ALSA quiet
-os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-import pygame  # noqa: E402
+import pygame
 
-from .lanes import LaneView, draw_grid, lane_geometry  # noqa: E402
-from .text import Text  # noqa: E402
+from .lanes import LaneView, draw_grid, lane_geometry
+from .text import Text
 
 
 @dataclass
@@ -104,6 +102,7 @@ class StageApp:
         self._film_surface = None
         self._film_seq = None
         self._pacing = True
+        self._hud_box = None
         self._init_display()
 
     # -- display
@@ -125,7 +124,11 @@ class StageApp:
         else:
             size = size or (1280, 720)
         nd = pygame.display.get_num_displays() if not self.opt.headless else 1
-        display = self.opt.screen if self.opt.screen < nd else 0
+        display = self.opt.screen
+        if display >= nd:
+            print(f"stage: screen {display} is not there ({nd} screen{'s' if nd != 1 else ''}, "
+                  f"numbered from 0): using screen 0", file=sys.stderr)
+            display = 0
         screen = None
         # vsync needs SDL's accelerated renderer; where the framebuffer is asked to stay in software
         # (Xvfb, SDL_FRAMEBUFFER_ACCELERATION=0) that renderer is a software GL costing a core
@@ -175,7 +178,7 @@ class StageApp:
         self._film_seq = None
 
     def lane(self, name):
-        return next(l for l in self.lanes if l.player.name == name)
+        return next(lv for lv in self.lanes if lv.player.name == name)
 
     # -- input
     def handle_events(self):
@@ -278,8 +281,12 @@ class StageApp:
         lines.append((f"input {st.device}: {st.state}   blocks {st.blocks}   overruns {st.overruns}", 0.8,
                       (255, 110, 90) if st.state.startswith("lost") else (220, 220, 220)))
         dropped = self.film.dropped if self.film else 0
+        cpu = ""
+        if self.analysis is not None and self.present_times:
+            elapsed = max(1e-3, self.present_times[-1] - self.present_times[0])
+            cpu = f"   analysis {100 * self.analysis.busy_s / elapsed:.1f}% CPU"
         lines.append((f"dropped frames {dropped}   late draws {self.frames_late}   latency "
-                      f"{'%.1f ms' % (lat * 1000) if lat is not None else '—'}", 0.8, (220, 220, 220)))
+                      f"{'%.1f ms' % (lat * 1000) if lat is not None else '-'}{cpu}", 0.8, (220, 220, 220)))
         for lv in self.lanes:
             lines.append((f"{lv.player.name}: {lv.meter_db:6.1f} dBFS  {lv.status}", 0.8, lv.player.colour))
         return lines
@@ -291,9 +298,10 @@ class StageApp:
         pad = int(14 * s) + 4
         w = max(r.get_width() for r in rendered) + 2 * pad
         h = sum(r.get_height() for r in rendered) + 2 * pad
-        box = pygame.Surface((w, h), pygame.SRCALPHA)
-        box.fill((0, 0, 0, 190))
-        self.screen.blit(box, (pad, pad))
+        if self._hud_box is None or self._hud_box.get_size() != (w, h):
+            self._hud_box = pygame.Surface((w, h), pygame.SRCALPHA)
+            self._hud_box.fill((0, 0, 0, 190))
+        self.screen.blit(self._hud_box, (pad, pad))
         y = 2 * pad
         for r in rendered:
             self.screen.blit(r, (2 * pad, y))
