@@ -78,6 +78,7 @@ class Performance:
                             analysis=self.analysis, film_factory=self._refilm)
         x, y, w, h = fit_rect(self.film.info.aspect, self.app.size)
         self.player = start_film(self.film, (w, h))
+        self._players = [self.player]
         self.app.film = self.player
         self.sound = None
         if session.film.sound and self.film.info.has_audio:
@@ -85,10 +86,11 @@ class Performance:
         import pygame
         self.app.on_key[pygame.K_m] = self.toggle_sound
 
-    def _refilm(self, size, old):
-        seq = max(0, old.current_seq) if old else 0
-        new = start_film(self.film, size, start_seq=seq)
-        old.decoder.stop()
+    def _refilm(self, size, seq):
+        """A film player at a new picture size, decoding from ``seq`` on; returned at once (the
+        app keeps showing the old one, scaled, until the new one's head is decoded)."""
+        new = start_film(self.film, size, start_seq=seq, wait=0)
+        self._players.append(new)
         return new
 
     def toggle_sound(self):
@@ -127,7 +129,6 @@ class Performance:
             self.sound.stop()
         self.source.stop()
         self.analysis.stop()
-        self.player.decoder.stop()
-        if self.app.film is not self.player:
-            self.app.film.decoder.stop()
+        for p in self._players:
+            p.decoder.stop()
         self.app.close()

@@ -31,11 +31,17 @@ def test_f_toggles_full_screen_and_the_film_follows(xvfb_display, monkeypatch, t
         assert app.fullscreen
         w, h = app.size
         assert (w, h) != (800, 450) and w >= 800
-        assert app.film.decoder.size == (app.film_rect[2], app.film_rect[3])
+        # the old frames go on (scaled) until the film is decoded at the new size, then swap
+        t0 = time.monotonic()
+        app.draw_film()
+        assert time.monotonic() - t0 < 0.1                     # no stall while it re-decodes
+        assert app._film_surface.get_size() == tuple(app.film_rect[2:])   # the old frame, scaled to fit
         deadline = time.monotonic() + 5
-        while app.film.current is None and time.monotonic() < deadline:
+        while (app.film.current is None or app.film.current.shape[:2] != (app.film_rect[3], app.film_rect[2])) \
+                and time.monotonic() < deadline:
             app.draw_film()
             time.sleep(0.01)
+        assert app.film.decoder.size == (app.film_rect[2], app.film_rect[3])
         assert app.film.current.shape[:2] == (app.film_rect[3], app.film_rect[2])
         app.key(pygame.K_f)
         assert not app.fullscreen and app.size == (800, 450)

@@ -142,10 +142,11 @@ class FilmDecoder:
         self._thread.start()
         return self
 
-    def stop(self):
+    def stop(self, wait: bool = True):
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=3)
+        if wait:
+            self._thread.join(timeout=3)
 
     def request(self, seq: int) -> None:
         """Ask for the stream to restart at ``seq`` (after a jump the queue cannot serve)."""

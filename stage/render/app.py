@@ -86,7 +86,8 @@ class StageApp:
         self.players, self.feeds, self.source_status = players, feeds, source_status
         self.film, self.film_clock, self.film_info, self.loop = film, film_clock, film_info, loop
         self.opt, self.clock, self.analysis = options, clock, analysis
-        self.film_factory = film_factory          # size -> FilmPlayer, to re-decode after a resize
+        self.film_factory = film_factory          # (size, seq) -> FilmPlayer, to re-decode after a resize
+        self._next_film = None                    # that player, until its first frames are decoded
         self.on_key = on_key or {}
         self.trace = TraceWriter(trace_path) if trace_path else None
         self.show_hud = options.hud
@@ -204,8 +205,11 @@ class StageApp:
             self.show_hud = not self.show_hud
         elif key == pygame.K_f and not self.opt.headless:
             self._set_mode(not self.fullscreen)
-            if self.film_factory is not None:
-                self.film = self.film_factory((self.film_rect[2], self.film_rect[3]), self.film)
+            if self.film_factory is not None and self.film is not None:
+                if self._next_film is not None:
+                    self._next_film.decoder.stop(wait=False)
+                self._next_film = self.film_factory((self.film_rect[2], self.film_rect[3]),
+                                                    max(0, self.film.current_seq))
         elif key in self.on_key:
             self.on_key[key]()
 
@@ -216,6 +220,10 @@ class StageApp:
         if self.film is None or self.film_clock is None:
             screen.fill((8, 8, 12))
             return
+        nxt = self._next_film
+        if nxt is not None and nxt.decoder.head_ready.is_set():    # re-decoded at the new size: swap
+            self.film.decoder.stop(wait=False)
+            self.film, self._next_film = nxt, None
         pos = self.film_clock.position() + (lookahead if self.film_clock.playing else 0.0)
         seq, px = self.film.frame_at(pos)
         if px is None:
@@ -224,8 +232,8 @@ class StageApp:
         if seq != self._film_seq or self._film_surface is None:
             h, w = px.shape[:2]
             surf = pygame.image.frombuffer(px, (w, h), "BGRA")
-            if (w, h) != (self.film_rect[2], self.film_rect[3]):
-                surf = pygame.transform.smoothscale(surf.convert(), self.film_rect[2:])   # during a resize only
+            if (w, h) != (self.film_rect[2], self.film_rect[3]):     # only until the re-decoded frames come
+                surf = pygame.transform.scale(surf, self.film_rect[2:])
             self._film_surface = surf
             self._film_seq = seq
         x, y, w, h = self.film_rect
