@@ -43,3 +43,18 @@ def raise_thread_priority(nice: int) -> bool:
         return True
     except (OSError, AttributeError):
         return False
+
+
+def place_thread(first_core: bool) -> None:
+    """Keep the calling thread on the first core (``first_core``) or off it (the rest), where
+    there are two or more. The draw loop takes the first; the film decoder and its codec
+    threads the rest; the display server and the audio threads go where they are free.
+    Never raises."""
+    import os
+    import threading
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) >= 2:
+            os.sched_setaffinity(threading.get_native_id(), cpus[:1] if first_core else cpus[1:])
+    except (OSError, AttributeError):
+        pass

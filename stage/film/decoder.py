@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from ..clock import place_thread
 from .timecode import TimecodeError, parse_position
 
 
@@ -188,20 +189,13 @@ class FilmDecoder:
 
     def _run(self):
         # Decoding runs ahead by a queue's worth, so it can give way: a nicer thread, kept off
-        # the first core, leaving that one for the draw loop, the audio callback and the display
-        # server (the codec's own threads, started from here, inherit both). On 2 cores this
-        # took the p99 frame interval at 1080p from 17.6-18.2 ms to 17.4-17.6 (BENCHMARKS.md).
-        tid = threading.get_native_id()
+        # the draw loop's core (the codec's own threads, started from here, inherit both).
+        # See BENCHMARKS.md for what this did to the frame interval at 1080p on 2 cores.
         try:
-            os.setpriority(os.PRIO_PROCESS, tid, 5)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
         except (OSError, AttributeError):
             pass
-        try:
-            cpus = sorted(os.sched_getaffinity(0))
-            if len(cpus) >= 2:
-                os.sched_setaffinity(tid, cpus[1:])
-        except (OSError, AttributeError):
-            pass
+        place_thread(first_core=False)
         try:
             with av.open(str(self.info.path)) as container:
                 stream = container.streams.video[0]

@@ -329,6 +329,7 @@ class StageApp:
         # (Python's default) would let one of them delay a frame by that much
         sys.setswitchinterval(0.0005)
         _clock.raise_thread_priority(-5)       # where allowed: the picture before background work
+        _clock.place_thread(first_core=True)   # and a core of its own (the decoder keeps off it)
         t_start = self.clock()
         deadline = t_start + period
         film_times: collections.deque[float] = collections.deque(maxlen=240)
