@@ -2,6 +2,7 @@
 
 import numpy as np
 import pygame
+import pytest
 
 from stage.audio.analysis import PlayerAnalyzer
 from stage.audio.state import InputStatus, PlayerFeed
@@ -140,3 +141,20 @@ def test_hud_toggles_with_h():
     assert not app.show_hud
     app.key(pygame.K_q)
     assert not app.running
+
+
+def test_meter_rises_at_once_and_falls_at_20_db_per_second():
+    from stage.audio.analysis import Frame
+    clock = FakeClock()
+    app, feeds = make_app(PLAYERS[:1], clock)
+    lane = app.lane("Trumpet")
+    t0 = clock.t
+    feeds[0].push(t0, Frame(440.0, 1.0, -6.0, -3.0, True))
+    lane.update_status(t0)
+    lane.update_status(t0 + 0.01)
+    assert lane.meter_db == pytest.approx(-6.0)                   # attack: at once
+    for k in range(1, 11):                                         # then silence, 0.5 s of frames
+        feeds[0].push(t0 + k * 0.05, Frame(0.0, 0.0, -90.0, -90.0, False))
+        lane.update_status(t0 + 0.01 + k * 0.05)
+    assert lane.meter_db == pytest.approx(-16.0, abs=0.2)         # 20 dB/s release over 0.5 s
+    assert lane.peak_db == pytest.approx(-3.0)                     # the peak still held (1.5 s)

@@ -263,9 +263,8 @@ class StageApp:
             lv.draw_new(self.trail, self.t_right, drawn)
         blit_strips(self.screen, self.grid)
         blit_strips(self.screen, self.trail)
-        dt = 1.0 / self.opt.fps
         for lv in self.lanes:
-            lv.update_status(now, dt)
+            lv.update_status(now)
             lv.draw_label(self.screen, self.now_x, self.col_w, now)
         return drawn
 

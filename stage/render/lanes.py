@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pygame
 
+from ..audio.analysis import AnalysisSettings
 from ..music import hz_to_midi, nearest_note, note_name
 
 # Meter ballistics, in the units a sound engineer reads them in:
@@ -20,6 +21,7 @@ METER_RELEASE_DB_S = 20.0    # fall-back rate: 20 dB/s, close to an IEC type II 
 PEAK_HOLD_S = 1.5            # peak marker holds this long before falling
 SILENT_AFTER_S = 0.4         # below the gate this long: "no signal"
 GONE_AFTER_S = 0.35          # no analysis result this long: "no input" (device silent or gone)
+SIGNAL_DB = AnalysisSettings().gate_db   # below the analysis gate a player counts as silent
 VOICED_HOLD_S = 0.12         # a shown note stays this long past its last voiced hop
 
 
@@ -61,6 +63,7 @@ class LaneView:
         self.shown_conf = 0.0
         self.status = "no input"
         self.last_drawn = (None, 0.0, -120.0)     # (t_capture, f0, level) of the newest entry drawn
+        self.updated = 0.0                        # when the meter was last moved
 
     # -- trail
     def draw_new(self, trail: pygame.Surface, t_right: float, drawn: list) -> None:
@@ -72,7 +75,7 @@ class LaneView:
             drawn.append(t)
             self.last_drawn = (t, f0, level)
             x = self.now_x - (t_right - t) * self.pps
-            if level > -50.0:
+            if level > SIGNAL_DB:
                 self.last_loud_t = t
             if onset:
                 self.onset_t = t
@@ -94,7 +97,7 @@ class LaneView:
                 self.prev_point = (x, y)
             else:
                 self.prev_point = None
-            if onset and level > -50.0:
+            if onset and level > SIGNAL_DB:
                 # onsets: a white tick at the lane's top and bottom edges, whatever the pitch
                 tick = max(6, int(14 * self.s))
                 pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top), (x, g.top + tick), 3)
@@ -106,7 +109,9 @@ class LaneView:
             self.prev_point = (self.prev_point[0] - dx, self.prev_point[1])
 
     # -- the label column: note, cents, meter, status
-    def update_status(self, now: float, dt: float):
+    def update_status(self, now: float):
+        dt = min(0.1, max(0.0, now - self.updated)) if self.updated else 0.0
+        self.updated = now
         latest = self.feed.latest()
         level = latest[3] if latest else METER_FLOOR_DB
         if latest is None or now - latest[0] > GONE_AFTER_S:
