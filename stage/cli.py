@@ -148,7 +148,10 @@ def cmd_check(args) -> int:
     print(f"display  screen {d.screen}  {'full-screen' if d.fullscreen else 'windowed'}  "
           f"{'%dx%d' % d.size if d.size else 'screen size'}  {d.fps} fps  vsync {'on' if d.vsync else 'off'}")
     a = s.audio
-    if a.file is not None:
+    nch = 0
+    if all(p.is_midi for p in s.players):
+        print("audio    none (every player is a MIDI player)")
+    elif a.file is not None:
         import soundfile as sf
         info = sf.info(str(a.file))
         print(f"audio    recording {a.file}  {info.channels} ch  {info.samplerate} Hz  {info.duration:.1f} s  "
@@ -156,7 +159,7 @@ def cmd_check(args) -> int:
         nch = info.channels
     else:
         from .audio.devices import DeviceError, resolve
-        need = max(p.channel for p in s.players)
+        need = max(p.channel for p in s.players if not p.is_midi)
         try:
             dev = resolve(a.input, "inputs", need)
         except DeviceError as e:
@@ -174,11 +177,22 @@ def cmd_check(args) -> int:
         nch = dev["inputs"]
     from .audio.analysis import window_for
     from .music import note_name
+    from .midi.inputs import MidiPortError, find_port
     for i, p in enumerate(s.players):
+        colour = f"colour #{'%02x%02x%02x' % p.colour}"
+        span = f"{note_name(p.lowest)}-{note_name(p.highest)}"
+        if p.is_midi:
+            try:
+                _, _, port = find_port(p.midi)
+            except MidiPortError as e:
+                raise s.error(f"players[{i}].midi", str(e)) from None
+            ch = f"channel {p.midi_channel}" if p.midi_channel else "all channels"
+            print(f"player   {p.name:<12} MIDI {port!r} {ch}  {span}  {colour}  bend +/-{p.bend_range:g} st")
+            continue
         if p.channel > nch:
             raise s.error(f"players[{i}].channel", f"channel {p.channel} does not exist: the input has {nch} channel(s)")
-        print(f"player   {p.name:<12} channel {p.channel}  {note_name(p.lowest)}-{note_name(p.highest)}  "
-              f"colour #{'%02x%02x%02x' % p.colour}  pitch window {window_for(p.lowest, 48000, a.hop)} @48k")
+        print(f"player   {p.name:<12} channel {p.channel}  {span}  {colour}  "
+              f"pitch window {window_for(p.lowest, 48000, a.hop)} @48k")
     print("ok")
     return 0
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .audio.engine import AnalysisThread
-from .audio.state import PlayerFeed
+from .audio.state import InputStatus, PlayerFeed
+from .midi.inputs import MidiPortError, find_port, open_midi_players
+from .midi.players import MidiFeed
 from .film.clock import FilmClock
 from .film.decoder import FilmDecoder, FilmPlayer, fit_rect, probe, resolve_loop
 
@@ -41,7 +43,7 @@ def open_source(session, play_out: bool = True):
         from .audio.sources import Playback
         return Playback(a.file, a.blocksize, a.output, play_out=play_out)
     from .audio.sources import LiveInput
-    channels = max(p.channel for p in session.players)
+    channels = max(p.channel for p in session.players if not p.is_midi)
     try:
         return LiveInput(a.input, a.samplerate, a.blocksize, channels)
     except DeviceError as e:
@@ -50,7 +52,7 @@ def open_source(session, play_out: bool = True):
 
 def check_channels(session, source):
     for p in session.players:
-        if p.channel > source.ring.channels:
+        if not p.is_midi and p.channel > source.ring.channels:
             raise session.error(f"players[{session.players.index(p)}].channel",
                                 f"channel {p.channel} does not exist: the input has {source.ring.channels} "
                                 f"channel(s) (1-{source.ring.channels})")
@@ -65,17 +67,30 @@ class Performance:
         self.session = session
         clock = clock or _clock.now
         self.film = open_film(session)
-        self.source = open_source(session, play_out)
-        check_channels(session, self.source)
-        self.feeds = [PlayerFeed(p.name) for p in session.players]
-        self.analysis = AnalysisThread(self.source.ring, session.players, self.feeds,
-                                       [p.channel - 1 for p in session.players], session.audio.hop,
-                                       self.source.doorbell, self.source.status, clock=clock)
+        players = session.players
+        self.feeds = [MidiFeed(p.name, p.midi_channel, p.bend_range) if p.is_midi else PlayerFeed(p.name)
+                      for p in players]
+        audio = [(p, f) for p, f in zip(players, self.feeds) if not p.is_midi]
+        self.source = self.analysis = None
+        if audio:
+            self.source = open_source(session, play_out)
+            check_channels(session, self.source)
+            self.analysis = AnalysisThread(self.source.ring, [p for p, _ in audio], [f for _, f in audio],
+                                           [p.channel - 1 for p, _ in audio], session.audio.hop,
+                                           self.source.doorbell, self.source.status, clock=clock)
+        self.midi = open_midi_players(players, self.feeds, clock)
+        for m in self.midi:                 # a port that is not there: say so before the screen opens
+            try:
+                find_port(m.spec)
+            except MidiPortError as e:
+                i = next(i for i, p in enumerate(players) if p.midi == m.spec)
+                raise session.error(f"players[{i}].midi", str(e)) from None
+        status = self.source.status if self.source else InputStatus(device="no audio players", state="-")
         self.film_clock = FilmClock(clock, playing=False)
-        self.app = StageApp(session.players, self.feeds, self.source.status, film=None,
+        self.app = StageApp(players, self.feeds, status, film=None,
                             film_clock=self.film_clock, film_info=self.film.info, loop=self.film.loop,
                             options=options, clock=clock, trace_path=trace_path,
-                            analysis=self.analysis, film_factory=self._refilm)
+                            analysis=self.analysis, film_factory=self._refilm, midi_inputs=self.midi)
         x, y, w, h = fit_rect(self.film.info.aspect, self.app.size)
         self.player = start_film(self.film, (w, h))
         self._players = [self.player]
@@ -110,13 +125,16 @@ class Performance:
 
     def run(self, seconds=None, snapshot=None) -> dict:
         from .audio.devices import DeviceError
-        self.analysis.start()
-        try:
-            self.source.start()
-        except DeviceError as e:
-            self.stop()
-            key = "audio.samplerate" if "Hz" in str(e) and self.session.audio.samplerate else "audio.input"
-            raise self.session.error(key, str(e)) from None
+        if self.source is not None:
+            self.analysis.start()
+            try:
+                self.source.start()
+            except DeviceError as e:
+                self.stop()
+                key = "audio.samplerate" if "Hz" in str(e) and self.session.audio.samplerate else "audio.input"
+                raise self.session.error(key, str(e)) from None
+        for m in self.midi:
+            m.start()
         self.film_clock.restart(0.0)
         self.film_clock.play()
         try:
@@ -127,8 +145,11 @@ class Performance:
     def stop(self):
         if self.sound is not None:
             self.sound.stop()
-        self.source.stop()
-        self.analysis.stop()
+        for m in self.midi:
+            m.stop()
+        if self.source is not None:
+            self.source.stop()
+            self.analysis.stop()
         for p in self._players:
             p.decoder.stop()
         self.app.close()

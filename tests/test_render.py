@@ -29,7 +29,8 @@ def feed_signal(feed, x, t0, lowest, highest):
 
 
 def make_app(players, clock, size=(1280, 720)):
-    feeds = [PlayerFeed(p.name) for p in players]
+    from stage.midi.players import MidiFeed
+    feeds = [MidiFeed(p.name) if p.is_midi else PlayerFeed(p.name) for p in players]
     app = StageApp(players, feeds, InputStatus(), options=ViewOptions(size=size, fullscreen=False, headless=True),
                    clock=clock)
     return app, feeds

@@ -55,10 +55,10 @@ class PlayerFeed:
 class InputStatus:
     """Counters and state of an input, written by its threads, read by the HUD."""
 
-    def __init__(self):
+    def __init__(self, device: str = "", state: str = "starting"):
         self.blocks = 0
         self.overruns = 0          # PortAudio input overflows plus hops the analysis lost
-        self.state = "starting"    # starting | running | lost | silent-demo
-        self.device = ""
+        self.state = state         # starting | running | silent | lost...
+        self.device = device
         self.latency_s = 0.0
         self.last_block_time = 0.0

@@ -22,7 +22,7 @@ from ..film.timecode import format_timecode
 
 import pygame
 
-from .lanes import LaneView, draw_grid, lane_geometry
+from .lanes import LaneView, MidiLaneView, draw_grid, lane_geometry
 from .text import Text
 
 
@@ -82,13 +82,14 @@ def percentile(xs, q):
 class StageApp:
     def __init__(self, players, feeds, source_status, film=None, film_clock=None, film_info=None,
                  loop=(0, 1), options: ViewOptions = ViewOptions(), clock=_clock.now,
-                 trace_path=None, analysis=None, film_factory=None, on_key=None):
+                 trace_path=None, analysis=None, film_factory=None, on_key=None, midi_inputs=()):
         self.players, self.feeds, self.source_status = players, feeds, source_status
         self.film, self.film_clock, self.film_info, self.loop = film, film_clock, film_info, loop
         self.opt, self.clock, self.analysis = options, clock, analysis
         self.film_factory = film_factory          # (size, seq) -> FilmPlayer, to re-decode after a resize
         self._next_film = None                    # that player, until its first frames are decoded
         self.on_key = on_key or {}
+        self.midi_inputs = list(midi_inputs)
         self.trace = TraceWriter(trace_path) if trace_path else None
         self.show_hud = options.hud
         self.running = True
@@ -164,7 +165,8 @@ class StageApp:
         self.lanes = []
         for i, (p, feed) in enumerate(zip(self.players, self.feeds)):
             g = lane_geometry(n, h, p.lowest, p.highest, i)
-            self.lanes.append(LaneView(p, feed, g, self.now_x, self.pps, self.text, self.scale))
+            view = MidiLaneView if getattr(p, "is_midi", False) else LaneView
+            self.lanes.append(view(p, feed, g, self.now_x, self.pps, self.text, self.scale))
             draw_grid(self.grid, g, 0, self.now_x, self.text, self.scale, p.colour)
         pygame.draw.rect(self.grid, (0, 0, 0, 150), (self.now_x, 0, self.col_w, h))
         pygame.draw.line(self.grid, (255, 255, 255, 140), (self.now_x, 0), (self.now_x, h), 2)
@@ -294,6 +296,10 @@ class StageApp:
             cpu = f"   analysis {100 * self.analysis.busy_s / elapsed:.1f}% CPU"
         lines.append((f"dropped frames {dropped}   late draws {self.frames_late}   latency "
                       f"{'%.1f ms' % (lat * 1000) if lat is not None else '-'}{cpu}", 0.8, (220, 220, 220)))
+        for m in self.midi_inputs:
+            lines.append((f"MIDI {m.port_name or m.spec}: {m.state}   messages {m.messages}   "
+                          f"reconnects {m.reconnects}", 0.8,
+                          (255, 110, 90) if m.state == "lost" else (220, 220, 220)))
         for lv in self.lanes:
             lines.append((f"{lv.player.name}: {lv.meter_db:6.1f} dBFS  {lv.status}", 0.8, lv.player.colour))
         return lines
@@ -396,7 +402,7 @@ class StageApp:
         for lv in self.lanes:
             t, f0, level = lv.last_drawn
             players[lv.player.name] = {"f0_hz": round(f0, 3), "level_db": None if t is None else round(level, 2),
-                                       "t_capture": t}
+                                       "t_capture": t, "status": lv.status}
         return {"t_present": t_present, "frame": self.frames, "players": players}
 
     def stats(self) -> dict:

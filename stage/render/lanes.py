@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import pygame
 
 from ..audio.analysis import AnalysisSettings
-from ..music import hz_to_midi, nearest_note, note_name
+from ..midi.players import velocity_db
+from ..music import hz_to_midi, midi_to_hz, nearest_note, note_name
 
 # Meter ballistics, in the units a sound engineer reads them in:
 METER_FLOOR_DB = -60.0       # bottom of the scale
@@ -51,7 +52,7 @@ class LaneView:
     def __init__(self, player, feed, geom: LaneGeom, now_x: int, pps: float, text, hud_scale: float):
         self.player, self.feed, self.geom = player, feed, geom
         self.now_x, self.pps, self.text, self.s = now_x, pps, text, hud_scale
-        self.seen = max(0, feed.count - 1)
+        self.seen = self._first_unseen()
         self.prev_point = None          # (x_time, y, voiced) of the last drawn entry
         self.meter_db = METER_FLOOR_DB
         self.peak_db = METER_FLOOR_DB
@@ -64,6 +65,9 @@ class LaneView:
         self.status = "no input"
         self.last_drawn = (None, 0.0, -120.0)     # (t_capture, f0, level) of the newest entry drawn
         self.updated = 0.0                        # when the meter was last moved
+
+    def _first_unseen(self) -> int:
+        return max(0, self.feed.count - 1)
 
     # -- trail
     def draw_new(self, trail: pygame.Surface, t_right: float, drawn: list) -> None:
@@ -131,6 +135,11 @@ class LaneView:
         elif now - self.peak_t > PEAK_HOLD_S:
             self.peak_db = max(peak, self.peak_db - METER_RELEASE_DB_S * dt)
 
+    def note_label(self) -> tuple[str, float | None]:
+        """The note name shown large, and the cents off it (None: none to show)."""
+        n, cents = nearest_note(self.shown_hz)
+        return note_name(n), cents
+
     def draw_label(self, screen: pygame.Surface, x0: int, width: int, now: float):
         g, col, s = self.geom, self.player.colour, self.s
         big = min(int(g.height * 0.5), int(84 * s))
@@ -140,13 +149,14 @@ class LaneView:
         screen.blit(name, (x0 + pad, g.top + pad // 2))
         cy = g.top + g.height // 2
         if self.status == "pitch":
-            n, cents = nearest_note(self.shown_hz)
-            label = self.text.render(note_name(n), big, (255, 255, 255))
+            note, cents = self.note_label()
+            label = self.text.render(note, big if len(note) <= 4 else small, (255, 255, 255))
             screen.blit(label, (x0 + pad, cy - label.get_height() // 2 + small // 3))
-            c = int(round(cents))
-            ccol = (120, 255, 140) if abs(c) <= 10 else (255, 220, 90) if abs(c) <= 25 else (255, 110, 90)
-            ctext = self.text.render(f"{c:+d}¢", small, ccol)
-            screen.blit(ctext, (x0 + pad + label.get_width() + pad, cy - ctext.get_height() // 2 + small // 3))
+            if cents is not None:
+                c = int(round(cents))
+                ccol = (120, 255, 140) if abs(c) <= 10 else (255, 220, 90) if abs(c) <= 25 else (255, 110, 90)
+                ctext = self.text.render(f"{c:+d}¢", small, ccol)
+                screen.blit(ctext, (x0 + pad + label.get_width() + pad, cy - ctext.get_height() // 2 + small // 3))
         else:
             word = {"no input": "NO INPUT", "no signal": "NO SIGNAL", "unpitched": "no pitch"}[self.status]
             wcol = (255, 90, 90) if self.status == "no input" else (170, 170, 170)
@@ -184,3 +194,71 @@ def draw_grid(surf: pygame.Surface, geom: LaneGeom, x0: int, x1: int, text, scal
             a = 28 if m % 12 in (2, 4, 5, 7, 9, 11) else 16
             pygame.draw.line(surf, (255, 255, 255, a), (x0, y), (x1, y), 1)
     pygame.draw.line(surf, (*colour, 90), (x0, g.top + g.height), (x1, g.top + g.height), 2)
+
+
+class MidiLaneView(LaneView):
+    """A MIDI player's lane: every sounding note drawn exactly (no confidence fade), bent by
+    the pitch wheel, its thickness the velocity; chords show every note."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.t_prev = None
+
+    def _first_unseen(self) -> int:
+        return self.feed.ons
+
+    def draw_new(self, trail: pygame.Surface, t_right: float, drawn: list) -> None:
+        feed, g, col = self.feed, self.geom, self.player.colour
+        t_from = self.t_prev if self.t_prev is not None else t_right
+        self.t_prev = t_right
+        bend = feed.bend
+        for n in feed.sounding:
+            y = g.y_for_midi(n.note + bend)
+            if not (g.top <= y <= g.top + g.height):
+                continue
+            x0 = self.now_x - (t_right - max(n.t_on, t_from)) * self.pps
+            width = max(2, int(2 + n.velocity / 127 * 12 * self.s))
+            colour = (*col, 150 if n.released else 255)          # held by the pedal: a little dimmer
+            pygame.draw.line(trail, colour, (x0 - 1, y), (self.now_x, y), width)
+        tick = max(6, int(14 * self.s))
+        for i in range(max(self.seen, feed.ons - feed.capacity + 1), feed.ons):
+            k = i % feed.capacity
+            t = float(feed.on_t[k])
+            drawn.append(t)
+            x = self.now_x - (t_right - t) * self.pps
+            pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top), (x, g.top + tick), 3)
+            pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top + g.height - tick), (x, g.top + g.height), 3)
+            self.onset_t = t
+        self.seen = feed.ons
+        newest = feed.newest()
+        if newest is not None:
+            self.shown_hz = midi_to_hz(newest.note + bend)
+            self.last_drawn = (newest.t_on, self.shown_hz, velocity_db(newest.velocity))
+        else:
+            self.last_drawn = (feed.t_last or None, 0.0, METER_FLOOR_DB)
+
+    def update_status(self, now: float):
+        dt = min(0.1, max(0.0, now - self.updated)) if self.updated else 0.0
+        self.updated = now
+        feed = self.feed
+        sounding = feed.sounding
+        if not feed.connected:
+            self.status = "no input"
+        elif sounding:
+            self.status = "pitch"
+        else:
+            self.status = "no signal"
+        level = max((velocity_db(n.velocity) for n in sounding), default=METER_FLOOR_DB)
+        self.meter_db = level if level > self.meter_db else max(level, self.meter_db - METER_RELEASE_DB_S * dt)
+        if level >= self.peak_db:
+            self.peak_db, self.peak_t = level, now
+        elif now - self.peak_t > PEAK_HOLD_S:
+            self.peak_db = max(level, self.peak_db - METER_RELEASE_DB_S * dt)
+
+    def note_label(self) -> tuple[str, float | None]:
+        bend = self.feed.bend
+        notes = [nearest_note(midi_to_hz(n + bend)) for n in sorted(n.note for n in self.feed.sounding)]
+        if len(notes) == 1:
+            n, cents = notes[0]
+            return note_name(n), (cents if abs(bend) > 0.005 else None)
+        return " ".join(note_name(n) for n, _ in notes[:6]), None

@@ -41,7 +41,7 @@ _SECTIONS = {
     "film": {"file", "in", "out", "sound"},
     "display": {"screen", "fullscreen", "size", "fps", "vsync"},
     "audio": {"input", "samplerate", "blocksize", "hop", "file", "output"},
-    "players": {"name", "colour", "color", "channel", "lowest", "highest"},
+    "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range"},
 }
 
 
@@ -85,10 +85,17 @@ class AudioConfig:
 class PlayerConfig:
     name: str
     colour: tuple[int, int, int]
-    channel: int                          # 1-based channel of the input
+    channel: int                          # 1-based channel of the audio input (0 for a MIDI player)
     lowest: int                           # MIDI note
     highest: int
     line: int = 0
+    midi: str | None = None               # a MIDI player: part of the input port's name
+    midi_channel: int | None = None       # 1-16, or None for every channel
+    bend_range: float = 2.0               # semitones at full pitch bend
+
+    @property
+    def is_midi(self) -> bool:
+        return self.midi is not None
 
 
 @dataclass
@@ -271,9 +278,29 @@ def load_session(path, base_dir: Path | None = None) -> Session:
             colour = parse_colour(p[ckey]) if ckey in p else COLOURS[DEFAULT_COLOURS[i % len(DEFAULT_COLOURS)]]
         except ValueError as e:
             raise err(f"{pre}.{ckey}", str(e)) from None
-        ch = get(p, pre, "channel", int, required=True)
-        if ch < 1:
-            raise err(f"{pre}.channel", f"channels are numbered from 1, got {ch}")
+        midi = get(p, pre, "midi", str, None)
+        if midi is not None:
+            if "channel" in p:
+                raise err(f"{pre}.channel", "a player has either an audio channel or a midi port, not both "
+                                            "(midi_channel picks the MIDI channel)")
+            if not midi.strip():
+                raise err(f"{pre}.midi", "name the MIDI input port (part of its name; see `stage devices`)")
+            ch = 0
+        else:
+            ch = get(p, pre, "channel", int, None)
+            if ch is None:
+                raise err(pre, "missing 'channel' (the audio input channel, from 1) or 'midi' (a MIDI input port)")
+            if ch < 1:
+                raise err(f"{pre}.channel", f"channels are numbered from 1, got {ch}")
+            for k in ("midi_channel", "bend_range"):
+                if k in p:
+                    raise err(f"{pre}.{k}", f"{k} is for MIDI players (with 'midi = \"port\"')")
+        mch = get(p, pre, "midi_channel", int, None)
+        if mch is not None and not 1 <= mch <= 16:
+            raise err(f"{pre}.midi_channel", f"MIDI channels run 1-16, got {mch}")
+        bend = get(p, pre, "bend_range", (int, float), 2.0)
+        if not 0 < bend <= 48:
+            raise err(f"{pre}.bend_range", f"pitch-bend range in semitones, 0-48, got {bend}")
         notes = {}
         for key, default in (("lowest", "E1"), ("highest", "C8")):
             v = get(p, pre, key, str, default)
@@ -284,7 +311,7 @@ def load_session(path, base_dir: Path | None = None) -> Session:
         if notes["lowest"] >= notes["highest"]:
             raise err(f"{pre}.highest", "highest note must be above lowest note")
         players.append(PlayerConfig(name, colour, ch, notes["lowest"], notes["highest"],
-                                    _line_of(lines, pre)))
+                                    _line_of(lines, pre), midi.strip() if midi else None, mch, float(bend)))
     return Session(path, film, display, audio, players, lines)
 
 

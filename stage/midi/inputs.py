@@ -1,0 +1,133 @@
+"""MIDI inputs by port name (python-rtmidi), on whichever compiled API has the port.
+
+The rtmidi callback stamps each message on stage's clock as it arrives and hands it to the
+players on that port; a watcher reopens a port that went away when it comes back.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import rtmidi
+
+from .. import clock as _clock
+from ..audio.devices import quiet_stderr
+
+
+class MidiPortError(LookupError):
+    pass
+
+
+def _apis():
+    return list(rtmidi.get_compiled_api())
+
+
+def find_port(spec: str):
+    """(api, index, name) of the first input port whose name contains ``spec``."""
+    seen = []
+    with quiet_stderr():
+        for api in _apis():
+            try:
+                m = rtmidi.MidiIn(api, name="stage-find")
+            except Exception:
+                continue
+            try:
+                ports = m.get_ports()
+            finally:
+                m.delete()
+            for i, name in enumerate(ports):
+                seen.append(f"{name} ({rtmidi.get_api_display_name(api)})")
+                if spec.lower() in name.lower():
+                    return api, i, name
+    raise MidiPortError(f"no MIDI input named {spec!r}; the MIDI inputs are: "
+                        + ("; ".join(seen) if seen else "none"))
+
+
+class MidiInput:
+    """One open MIDI input port feeding every player that listens to it.
+
+    It keeps one rtmidi client for its whole life (creating JACK clients over and over would
+    disturb the audio graph) and uses it to see whether its port is still there."""
+
+    def __init__(self, spec: str, feeds, clock=_clock.now, retry: float = 0.5):
+        self.spec, self.feeds, self.clock, self.retry = spec, list(feeds), clock, retry
+        self.port_name = None
+        self.state = "closed"
+        self.messages = 0
+        self.reconnects = 0
+        self._midi = None
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._supervise, name="stage-midi-watch", daemon=True)
+
+    def _callback(self, event, data=None):
+        t = self.clock()
+        msg, _delta = event
+        self.messages += 1
+        for f in self.feeds:
+            f.take(t, msg)
+
+    def _index(self):
+        for i, name in enumerate(self._midi.get_ports()):
+            if self.spec.lower() in name.lower():
+                return i, name
+        return None, None
+
+    def start(self):
+        api, _, _ = find_port(self.spec)          # MidiPortError names the ports there are
+        with quiet_stderr():
+            self._midi = rtmidi.MidiIn(api, name="stage")
+        self._midi.ignore_types(sysex=True, timing=True, active_sense=True)
+        self._connect()
+        self._watch.start()
+        return self
+
+    def _connect(self) -> bool:
+        i, name = self._index()
+        if i is None:
+            return False
+        self._midi.open_port(i, "in")
+        self._midi.set_callback(self._callback)      # (closing a port cancels its callback)
+        self.port_name, self.state = name, "open"
+        for f in self.feeds:
+            f.connected = True
+        return True
+
+    def _disconnect(self):
+        for f in self.feeds:
+            f.connected = False
+            f.sounding = ()                    # what the port held is not held any more
+        try:
+            self._midi.close_port()
+        except Exception:
+            pass
+
+    def _supervise(self):
+        while not self._stop.wait(self.retry):
+            try:
+                names = self._midi.get_ports()
+            except Exception:
+                continue
+            if self.state == "open" and self.port_name not in names:
+                self._disconnect()
+                self.state = "lost"
+            elif self.state == "lost" and self._connect():
+                self.reconnects += 1
+
+    def stop(self):
+        self._stop.set()
+        if self._watch.is_alive():
+            self._watch.join(timeout=2)
+        if self._midi is not None:
+            self._disconnect()
+            self._midi.delete()
+            self._midi = None
+        self.state = "closed"
+
+
+def open_midi_players(players, feeds, clock=_clock.now) -> list[MidiInput]:
+    """One MidiInput per distinct port among the MIDI players, each feeding its players."""
+    by_port: dict[str, list] = {}
+    for p, f in zip(players, feeds):
+        if p.is_midi:
+            by_port.setdefault(p.midi, []).append(f)
+    return [MidiInput(spec, fs, clock) for spec, fs in by_port.items()]
