@@ -6,8 +6,6 @@ import os
 import subprocess
 import time
 
-import numpy as np
-import pygame
 import pytest
 
 from stage.midi.players import MidiFeed, velocity_db
