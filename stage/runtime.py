@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from .audio.engine import AnalysisThread
 from .audio.state import InputStatus, PlayerFeed
-from .midi.inputs import MidiPortError, find_port, open_midi_players
+from .control.actions import ControlQueue
+from .midi.inputs import MidiPortError, find_port, open_midi_inputs
 from .midi.players import MidiFeed
 from .film.clock import FilmClock
 from .film.decoder import FilmDecoder, FilmPlayer, fit_rect, probe, resolve_loop
@@ -78,19 +79,38 @@ class Performance:
             self.analysis = AnalysisThread(self.source.ring, [p for p, _ in audio], [f for _, f in audio],
                                            [p.channel - 1 for p, _ in audio], session.audio.hop,
                                            self.source.doorbell, self.source.status, clock=clock)
-        self.midi = open_midi_players(players, self.feeds, clock)
+        self.controls = ControlQueue(clock)
+        ctl = session.control
+        self.midi_control = None
+        if ctl.midi:
+            from .control.midi import DEFAULT_MAP, MidiControl
+            self.midi_control = MidiControl(ctl.maps or DEFAULT_MAP, self.controls, f"midi {ctl.midi}")
+        self.midi = open_midi_inputs(players, self.feeds, self.midi_control, ctl.midi, clock)
         for m in self.midi:                 # a port that is not there: say so before the screen opens
             try:
                 find_port(m.spec)
             except MidiPortError as e:
-                i = next(i for i, p in enumerate(players) if p.midi == m.spec)
-                raise session.error(f"players[{i}].midi", str(e)) from None
+                i = next((i for i, p in enumerate(players) if p.midi == m.spec), None)
+                raise session.error(f"players[{i}].midi" if i is not None else "control.midi", str(e)) from None
+        self.osc_in = self.osc_out = None
+        if ctl.osc_listen:
+            from .control.osc import OscControl
+            try:
+                self.osc_in = OscControl(*ctl.osc_listen, self.controls)
+            except OSError as e:
+                raise session.error("control.osc_listen", f"cannot listen on {ctl.osc_listen[0]}:"
+                                    f"{ctl.osc_listen[1]}: {e.strerror}") from None
+        if ctl.osc_send:
+            from .control.osc import OscOut
+            self.osc_out = OscOut(ctl.osc_send, players, self.feeds, period=session.audio.hop / 48000, clock=clock)
         status = self.source.status if self.source else InputStatus(device="no audio players", state="-")
         self.film_clock = FilmClock(clock, playing=False)
         self.app = StageApp(players, self.feeds, status, film=None,
                             film_clock=self.film_clock, film_info=self.film.info, loop=self.film.loop,
                             options=options, clock=clock, trace_path=trace_path,
-                            analysis=self.analysis, film_factory=self._refilm, midi_inputs=self.midi)
+                            analysis=self.analysis, film_factory=self._refilm, midi_inputs=self.midi,
+                            controls=self.controls,
+                            osc=(self.osc_in, self.osc_out) if (self.osc_in or self.osc_out) else None)
         x, y, w, h = fit_rect(self.film.info.aspect, self.app.size)
         self.player = start_film(self.film, (w, h))
         self._players = [self.player]
@@ -135,6 +155,9 @@ class Performance:
                 raise self.session.error(key, str(e)) from None
         for m in self.midi:
             m.start()
+        for o in (self.osc_in, self.osc_out):
+            if o is not None:
+                o.start()
         self.film_clock.restart(0.0)
         self.film_clock.play()
         try:
@@ -147,6 +170,9 @@ class Performance:
             self.sound.stop()
         for m in self.midi:
             m.stop()
+        for o in (self.osc_in, self.osc_out):
+            if o is not None:
+                o.stop()
         if self.source is not None:
             self.source.stop()
             self.analysis.stop()

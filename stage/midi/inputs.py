@@ -89,13 +89,12 @@ class MidiInput:
         self._midi.set_callback(self._callback)      # (closing a port cancels its callback)
         self.port_name, self.state = name, "open"
         for f in self.feeds:
-            f.connected = True
+            f.set_connected(True)
         return True
 
     def _disconnect(self):
         for f in self.feeds:
-            f.connected = False
-            f.sounding = ()                    # what the port held is not held any more
+            f.set_connected(False)
         try:
             self._midi.close_port()
         except Exception:
@@ -124,10 +123,13 @@ class MidiInput:
         self.state = "closed"
 
 
-def open_midi_players(players, feeds, clock=_clock.now) -> list[MidiInput]:
-    """One MidiInput per distinct port among the MIDI players, each feeding its players."""
+def open_midi_inputs(players, feeds, control=None, control_port=None, clock=_clock.now) -> list[MidiInput]:
+    """One MidiInput per distinct port, feeding the MIDI players on it (and the MIDI control,
+    when the control port is one of them or a port of its own)."""
     by_port: dict[str, list] = {}
     for p, f in zip(players, feeds):
         if p.is_midi:
             by_port.setdefault(p.midi, []).append(f)
+    if control is not None and control_port:
+        by_port.setdefault(control_port, []).append(control)
     return [MidiInput(spec, fs, clock) for spec, fs in by_port.items()]

@@ -44,6 +44,11 @@ class MidiFeed:
         self.capacity = capacity
         self.connected = False                    # the port is open (set by the input)
 
+    def set_connected(self, connected: bool) -> None:
+        self.connected = connected
+        if not connected:
+            self.sounding = ()          # what the port held is not held any more
+
     def wants(self, status: int) -> bool:
         return self.channel is None or (status & 0x0F) == self.channel - 1
 

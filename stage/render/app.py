@@ -22,6 +22,7 @@ from ..film.timecode import format_timecode
 
 import pygame
 
+from ..control.actions import Control, ControlQueue
 from .lanes import LaneView, MidiLaneView, draw_grid, lane_geometry
 from .text import Text
 
@@ -82,7 +83,8 @@ def percentile(xs, q):
 class StageApp:
     def __init__(self, players, feeds, source_status, film=None, film_clock=None, film_info=None,
                  loop=(0, 1), options: ViewOptions = ViewOptions(), clock=_clock.now,
-                 trace_path=None, analysis=None, film_factory=None, on_key=None, midi_inputs=()):
+                 trace_path=None, analysis=None, film_factory=None, on_key=None, midi_inputs=(),
+                 controls=None, osc=None):
         self.players, self.feeds, self.source_status = players, feeds, source_status
         self.film, self.film_clock, self.film_info, self.loop = film, film_clock, film_info, loop
         self.opt, self.clock, self.analysis = options, clock, analysis
@@ -90,6 +92,10 @@ class StageApp:
         self._next_film = None                    # that player, until its first frames are decoded
         self.on_key = on_key or {}
         self.midi_inputs = list(midi_inputs)
+        self.controls = controls if controls is not None else ControlQueue(clock)
+        self.osc = osc                             # (OscControl or None, OscOut or None)
+        self.blackout = False
+        self.markers: list[tuple[int, float]] = []   # (film frame, when tapped)
         self.trace = TraceWriter(trace_path) if trace_path else None
         self.show_hud = options.hud
         self.running = True
@@ -191,20 +197,17 @@ class StageApp:
             elif ev.type == pygame.KEYDOWN:
                 self.key(ev.key, ev.mod)
 
+    KEYS = {pygame.K_SPACE: "toggle_play", pygame.K_h: "hud", pygame.K_b: "blackout", pygame.K_t: "marker"}
+
     def key(self, key, mod=0):
-        fc = self.film_clock
         fps = float(self.film_info.fps) if self.film_info else 24.0
         step = 1.0 if mod & pygame.KMOD_SHIFT else 1.0 / fps
         if key in (pygame.K_ESCAPE, pygame.K_q):
             self.running = False
-        elif key == pygame.K_SPACE and fc:
-            fc.toggle()
-        elif key in (pygame.K_RIGHT, pygame.K_LEFT) and fc:
-            fc.nudge(step if key == pygame.K_RIGHT else -step)
-            if self.film is not None:
-                self.film.jumped()
-        elif key == pygame.K_h:
-            self.show_hud = not self.show_hud
+        elif key in self.KEYS:
+            self.apply(Control(self.clock(), self.KEYS[key], None, "key"))
+        elif key in (pygame.K_RIGHT, pygame.K_LEFT):
+            self.apply(Control(self.clock(), "nudge", step if key == pygame.K_RIGHT else -step, "key"))
         elif key == pygame.K_f and not self.opt.headless:
             self._set_mode(not self.fullscreen)
             if self.film_factory is not None and self.film is not None:
@@ -214,6 +217,38 @@ class StageApp:
                                                     max(0, self.film.current_seq))
         elif key in self.on_key:
             self.on_key[key]()
+
+    def apply(self, c: Control) -> None:
+        """One action, from whichever source: the keyboard, MIDI or OSC."""
+        fc = self.film_clock
+        if c.action == "hud":
+            self.show_hud = not self.show_hud
+        elif c.action == "blackout":
+            self.blackout = not self.blackout
+        elif c.action == "marker":
+            frame = self.loop[0] + max(0, self.film.current_seq) % (self.loop[1] - self.loop[0]) if self.film else 0
+            self.markers.append((frame, c.t))
+        elif fc is None:
+            return
+        elif c.action == "toggle_play":
+            fc.toggle()
+        elif c.action == "play":
+            fc.play()
+        elif c.action == "pause":
+            fc.pause()
+        elif c.action == "nudge":
+            fps = float(self.film_info.fps) if self.film_info else 24.0
+            fc.nudge(c.arg if c.arg is not None else 1.0 / fps)
+            if self.film is not None:
+                self.film.jumped()
+
+    def apply_controls(self) -> int:
+        """Drain the control queue (MIDI and OSC land there): once per frame."""
+        n = 0
+        for c in self.controls.drain():
+            self.apply(c)
+            n += 1
+        return n
 
     # -- drawing
     def draw_film(self, lookahead: float = 0.0):
@@ -300,6 +335,19 @@ class StageApp:
             lines.append((f"MIDI {m.port_name or m.spec}: {m.state}   messages {m.messages}   "
                           f"reconnects {m.reconnects}", 0.8,
                           (255, 110, 90) if m.state == "lost" else (220, 220, 220)))
+        if self.osc is not None:
+            inp, out = self.osc
+            parts = []
+            if inp is not None:
+                parts.append(f"OSC in {inp.address[0]}:{inp.address[1]}  received {self.controls.received}  "
+                             f"unknown {self.controls.unknown}  malformed {inp.malformed}")
+            if out is not None:
+                parts.append(f"OSC out sent {out.sent}")
+            lines.append(("   ".join(parts), 0.8, (220, 220, 220)))
+        if self.markers:
+            lines.append((f"markers {len(self.markers)}, last at "
+                          f"{format_timecode(self.markers[-1][0], self.film_info.fps if self.film_info else 24)}",
+                          0.8, (255, 230, 120)))
         for lv in self.lanes:
             lines.append((f"{lv.player.name}: {lv.meter_db:6.1f} dBFS  {lv.status}", 0.8, lv.player.colour))
         return lines
@@ -353,12 +401,15 @@ class StageApp:
                                                       + budget(lane_times, period / 4)), self.clock)
                 t_begin = self.clock()
                 self.handle_events()
+                self.apply_controls()
                 self.draw_film(lookahead=max(0.0, deadline - t_begin) if pacing else 0.0)
                 t_film = self.clock()
                 if pacing:
                     _clock.sleep_until(deadline - budget(lane_times, period / 4), self.clock)
                 t_lanes = self.clock()
                 drawn = self.draw_lanes(deadline if pacing else t_lanes)   # as of when it is shown
+                if self.blackout:                       # the lanes still follow underneath
+                    self.screen.fill((0, 0, 0))
                 if self.show_hud:
                     self.draw_hud()
                 t0 = self.clock()
@@ -382,6 +433,8 @@ class StageApp:
                 self.recent_latencies.extend(lat)
                 if self.trace is not None:
                     self.trace.put(self._trace_obj(t_present))
+                if self.osc is not None and self.osc[1] is not None and self.film is not None:
+                    self.osc[1].film_state = self._film_state()
                 if seconds is not None and t_present - t_start >= seconds:
                     break
                 if self.vsync and len(flip_times) == 30:
@@ -396,6 +449,13 @@ class StageApp:
                 self.trace.close()
         return self.stats()
 
+    def _film_state(self):
+        """(timecode, frame, pass, playing) of the frame on screen, for OSC out."""
+        seq = max(0, self.film.current_seq)
+        length = self.loop[1] - self.loop[0]
+        frame = self.loop[0] + seq % length
+        return (format_timecode(frame, self.film_info.fps), frame, seq // length + 1, int(self.film_clock.playing))
+
     def _trace_obj(self, t_present):
         """What this frame showed: each player's newest analysis result drawn in it."""
         players = {}
@@ -403,7 +463,12 @@ class StageApp:
             t, f0, level = lv.last_drawn
             players[lv.player.name] = {"f0_hz": round(f0, 3), "level_db": None if t is None else round(level, 2),
                                        "t_capture": t, "status": lv.status}
-        return {"t_present": t_present, "frame": self.frames, "players": players}
+        film = None
+        if self.film is not None and self.film_info is not None:
+            tc, frame, pass_no, playing = self._film_state()
+            film = {"frame": frame, "timecode": tc, "pass": pass_no, "playing": bool(playing),
+                    "blackout": self.blackout}
+        return {"t_present": t_present, "frame": self.frames, "players": players, "film": film}
 
     def stats(self) -> dict:
         iv = np.diff(np.fromiter(self.present_times, float)) * 1000 if len(self.present_times) > 1 else []
@@ -426,6 +491,8 @@ class StageApp:
             "flip_p99_ms": r(percentile([w[1] * 1000 for w in self.work_times], 99)),
             "flip_start_late_p99_ms": r(percentile([w[2] * 1000 for w in self.work_times], 99)),
             "vsync": self.vsync,
+            "markers": [format_timecode(f, self.film_info.fps if self.film_info else 24) for f, _ in self.markers],
+            "controls": self.controls.received,
             "players": {lv.player.name: {"status": lv.status,
                                          "note_hz": round(lv.shown_hz, 2) if lv.status == "pitch" else 0.0}
                         for lv in self.lanes},

@@ -42,7 +42,9 @@ _SECTIONS = {
     "display": {"screen", "fullscreen", "size", "fps", "vsync"},
     "audio": {"input", "samplerate", "blocksize", "hop", "file", "output"},
     "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range"},
+    "control": {"midi", "osc_listen", "osc_send", "map"},
 }
+_MAP_KEYS = {"action", "cc", "note", "channel", "arg"}
 
 
 class SessionError(ValueError):
@@ -99,12 +101,21 @@ class PlayerConfig:
 
 
 @dataclass
+class ControlConfig:
+    midi: str | None = None                        # a MIDI port for control (pedal, controller)
+    maps: list = field(default_factory=list)       # [{"action", "cc"|"note", "channel", "arg"}]
+    osc_listen: tuple[str, int] | None = None      # (host, port) for OSC control in
+    osc_send: list = field(default_factory=list)   # [(host, port)] for players' data out
+
+
+@dataclass
 class Session:
     path: Path
     film: FilmConfig
     display: DisplayConfig = field(default_factory=DisplayConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     players: list[PlayerConfig] = field(default_factory=list)
+    control: ControlConfig = field(default_factory=ControlConfig)
     lines: dict = field(default_factory=dict, repr=False)
 
     def error(self, key: str, message: str) -> SessionError:
@@ -312,7 +323,59 @@ def load_session(path, base_dir: Path | None = None) -> Session:
             raise err(f"{pre}.highest", "highest note must be above lowest note")
         players.append(PlayerConfig(name, colour, ch, notes["lowest"], notes["highest"],
                                     _line_of(lines, pre), midi.strip() if midi else None, mch, float(bend)))
-    return Session(path, film, display, audio, players, lines)
+    control = _control(data.get("control", {}), err, get)
+    return Session(path, film, display, audio, players, control, lines)
+
+
+def _address(value, key, err, default_host="127.0.0.1"):
+    """'host:port' or a port number -> (host, port); OSC stays on localhost unless told."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        host, port = default_host, value
+    elif isinstance(value, str) and value.rpartition(":")[2].isdigit():
+        host, _, port = value.rpartition(":")
+        host, port = host or default_host, int(port)
+    else:
+        raise err(key, f"expected a port number or 'host:port', got {value!r}")
+    if not 1 <= port <= 65535:
+        raise err(key, f"ports run 1-65535, got {port}")
+    return host, port
+
+
+def _control(c, err, get):
+    from ..control.actions import ACTIONS
+    if not isinstance(c, dict):
+        raise err("control", "[control] must be a table")
+    cfg = ControlConfig()
+    cfg.midi = get(c, "control", "midi", str, None)
+    if "osc_listen" in c:
+        cfg.osc_listen = _address(c["osc_listen"], "control.osc_listen", err)
+    sends = c.get("osc_send", [])
+    if not isinstance(sends, list):
+        sends = [sends]
+    cfg.osc_send = [_address(v, "control.osc_send", err) for v in sends]
+    maps = c.get("map", [])
+    if not isinstance(maps, list):
+        raise err("control.map", "mappings are written as [[control.map]] tables")
+    for i, m in enumerate(maps):
+        pre = f"control.map[{i}]"
+        for k in m:
+            if k not in _MAP_KEYS:
+                raise err(f"{pre}.{k}", f"unknown key; valid keys in [[control.map]]: {', '.join(sorted(_MAP_KEYS))}")
+        action = get(m, pre, "action", str, required=True)
+        if action not in ACTIONS:
+            raise err(f"{pre}.action", f"no action {action!r}; the actions are: {', '.join(ACTIONS)}")
+        if ("cc" in m) == ("note" in m):
+            raise err(pre, "a mapping needs one of 'cc' (a controller number) or 'note' (a note number)")
+        for k in ("cc", "note"):
+            if k in m and not (isinstance(m[k], int) and 0 <= m[k] <= 127):
+                raise err(f"{pre}.{k}", f"expected 0-127, got {m[k]!r}")
+        ch = get(m, pre, "channel", int, None)
+        if ch is not None and not 1 <= ch <= 16:
+            raise err(f"{pre}.channel", f"MIDI channels run 1-16, got {ch}")
+        arg = get(m, pre, "arg", (int, float), None)
+        cfg.maps.append({"action": action, "cc": m.get("cc"), "note": m.get("note"), "channel": ch,
+                         "arg": None if arg is None else float(arg)})
+    return cfg
 
 
 def _check_position(v, error):

@@ -1,0 +1,52 @@
+"""The actions an operator can take, from any source, and the queue that carries them."""
+
+from __future__ import annotations
+
+import queue
+from dataclasses import dataclass
+
+from .. import clock as _clock
+
+# name -> what it does. Cue actions (next, previous, go to) come with the cue list (issue 4).
+ACTIONS = {
+    "toggle_play": "play / pause the film",
+    "play": "play the film",
+    "pause": "pause the film",
+    "hud": "show / hide the studio HUD",
+    "blackout": "picture to black / back (the show goes on underneath)",
+    "nudge": "move the film by the argument in seconds (default one frame forward)",
+    "marker": "tap a marker at the current film position",
+}
+
+
+@dataclass(frozen=True)
+class Control:
+    t: float            # when it arrived (CLOCK_MONOTONIC_RAW)
+    action: str
+    arg: float | None
+    source: str         # "key", "midi PORT", "osc HOST:PORT"
+
+
+class ControlQueue:
+    """Thread-safe, never blocks the sender; the draw loop drains it once per frame."""
+
+    def __init__(self, clock=_clock.now):
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self.clock = clock
+        self.received = 0
+        self.unknown = 0
+
+    def put(self, action: str, arg: float | None = None, source: str = "") -> bool:
+        if action not in ACTIONS:
+            self.unknown += 1
+            return False
+        self.received += 1
+        self._q.put(Control(self.clock(), action, arg, source))
+        return True
+
+    def drain(self):
+        while True:
+            try:
+                yield self._q.get_nowait()
+            except queue.Empty:
+                return

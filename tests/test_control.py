@@ -1,0 +1,168 @@
+"""Control: keyboard, MIDI and OSC map to the same actions; OSC data out."""
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pygame
+import pytest
+from pythonosc import dispatcher, osc_server
+from pythonosc.udp_client import SimpleUDPClient
+
+from stage.audio.analysis import Frame
+from stage.audio.state import PlayerFeed
+from stage.control.actions import ControlQueue
+from stage.control.midi import MidiControl
+from stage.control.osc import OscControl, OscOut
+from stage.film.clock import FilmClock
+from stage.session.model import PlayerConfig
+
+from .conftest import stage_cmd
+from .test_render import FakeClock, make_app
+
+
+def test_midi_cc_and_notes_map_to_actions_and_learn():
+    q = ControlQueue()
+    mc = MidiControl([{"action": "toggle_play", "cc": 64}, {"action": "marker", "note": 36, "channel": 10}], q)
+    mc.take(0, [0xB0, 64, 127])                    # pedal down: once
+    mc.take(0, [0xB0, 64, 127])                    # still down: nothing
+    mc.take(0, [0xB0, 64, 0])                      # up: nothing
+    mc.take(0, [0xB0, 64, 100])                    # down again
+    mc.take(0, [0x99, 36, 90])                     # note 36 on channel 10
+    mc.take(0, [0x90, 36, 90])                     # note 36 on channel 1: not mapped
+    assert [c.action for c in q.drain()] == ["toggle_play", "toggle_play", "marker"]
+    mc.learn = "hud"                               # MIDI learn: the next message binds "hud"
+    mc.take(0, [0xB2, 20, 127])
+    mc.take(0, [0xB2, 20, 0])
+    mc.take(0, [0xB2, 20, 127])
+    assert [c.action for c in q.drain()] == ["hud"]
+    assert mc.learned[0].cc == 20 and mc.learned[0].channel == 3
+
+
+def test_osc_control_in_and_malformed_packets_are_counted_not_fatal():
+    q = ControlQueue()
+    osc = OscControl("127.0.0.1", 0, q).start()
+    try:
+        c = SimpleUDPClient(*osc.address)
+        c.send_message("/stage/hud", [])
+        c.send_message("/stage/nudge", [2.5])
+        c.send_message("/stage/warp", [])           # no such action
+        c.send_message("/elsewhere", [1])           # not ours
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.sendto(b"\x00\x01garbage", osc.address)   # not OSC
+        s.sendto(b"/stage/hud\x00\x00,i\x00\x00\x00", osc.address)   # truncated arguments
+        time.sleep(0.3)
+        got = list(q.drain())
+        assert [(g.action, g.arg) for g in got] == [("hud", None), ("nudge", 2.5)]
+        assert q.unknown == 2
+        assert osc.malformed == 2
+        c.send_message("/stage/blackout", [])        # and it is still listening
+        time.sleep(0.2)
+        assert [g.action for g in q.drain()] == ["blackout"]
+    finally:
+        osc.stop()
+
+
+def test_actions_from_any_source_act_on_the_show():
+    clock = FakeClock()
+    app, _ = make_app([PlayerConfig("A", (255, 0, 0), 1, 40, 80)], clock)
+    app.film_clock = FilmClock(clock)
+    for a in ("hud", "blackout", "pause"):
+        app.controls.put(a, None, "osc")
+    assert app.apply_controls() == 3
+    assert app.show_hud and app.blackout and not app.film_clock.playing
+    app.key(pygame.K_SPACE)                        # the keyboard goes the same way
+    assert app.film_clock.playing
+    app.controls.put("nudge", 2.0, "midi")
+    p0 = app.film_clock.position()
+    app.apply_controls()
+    assert app.film_clock.position() == pytest.approx(p0 + 2.0)
+    app.close()
+
+
+def test_osc_out_sends_every_analysis_result():
+    received = []
+    d = dispatcher.Dispatcher()
+    d.map("/stage/player/*", lambda addr, *args: received.append((addr, args)))
+    server = osc_server.ThreadingOSCUDPServer(("127.0.0.1", 0), d)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        feed = PlayerFeed("Horn")
+        out = OscOut([server.server_address], [PlayerConfig("Horn", (1, 1, 1), 1, 40, 80)], [feed])
+        for i in range(5):
+            feed.push(100.0 + i * 0.005, Frame(440.0, 0.9, -12.0, -6.0, i == 0))
+        out.step()
+        time.sleep(0.3)
+        assert len(received) == 5
+        addr, args = received[0]
+        assert addr == "/stage/player/Horn"
+        assert args[0] == pytest.approx(100.0) and args[1] == pytest.approx(440.0) and args[4] == 1
+    finally:
+        server.shutdown()
+
+
+SESSION = """
+[film]
+file = "{film}"
+
+[control]
+midi = "stage-test-pedal"
+osc_listen = {port}
+
+[[control.map]]
+action = "toggle_play"
+cc = 64
+
+[[players]]
+name = "Keys"
+midi = "stage-test-pedal"
+"""
+
+
+def test_a_pedal_and_osc_drive_a_running_show(jack_server, tmp_path, monkeypatch):
+    import jack
+    import rtmidi
+    from stage.film.synth import make_numbered_clip
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", jack_server)
+    film = make_numbered_clip(tmp_path / "f.mp4", 240, size=(160, 90))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    session = tmp_path / "s.toml"
+    session.write_text(SESSION.format(film=film, port=port))
+    trace = tmp_path / "trace.jsonl"
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="stage-test-pedal")
+    out.open_virtual_port("out")
+    jc = jack.Client("stage-test-watch2", servername=jack_server, no_start_server=True)
+    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 5, "--trace", trace),
+                            env=dict(os.environ, SDL_VIDEODRIVER="dummy"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        t_end = time.monotonic() + 20
+        while not jc.get_all_connections("stage-test-pedal:out") and time.monotonic() < t_end:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        out.send_message([0xB0, 64, 127])                    # pedal: pause
+        time.sleep(0.8)
+        t_osc = time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
+        osc = SimpleUDPClient("127.0.0.1", port)
+        osc.send_message("/stage/play", [])                  # QLab-style network cue: play
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"junk", ("127.0.0.1", port))
+        outp, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        jc.close()
+        out.delete()
+    assert proc.returncode == 0, err
+    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    playing = [f["film"]["playing"] for f in frames]
+    assert playing[0] and not all(playing)
+    paused = [f for f in frames if not f["film"]["playing"]]
+    assert len({f["film"]["frame"] for f in paused}) == 1           # the picture held while paused
+    assert frames[-1]["film"]["playing"]                             # and played again on the OSC cue
+    first_after = next(f for f in frames if f["t_present"] > t_osc and f["film"]["playing"])
+    assert first_after["t_present"] - t_osc < 0.1
