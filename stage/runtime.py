@@ -83,8 +83,9 @@ class Performance:
         ctl = session.control
         self.midi_control = None
         if ctl.midi:
-            from .control.midi import DEFAULT_MAP, MidiControl
-            self.midi_control = MidiControl(ctl.maps or DEFAULT_MAP, self.controls, f"midi {ctl.midi}")
+            from .control.midi import DEFAULT_MAP, MidiControl, append_mapping
+            self.midi_control = MidiControl(ctl.maps or DEFAULT_MAP, self.controls, f"midi {ctl.midi}",
+                                            on_learn=lambda m: append_mapping(session.path, m))
         self.midi = open_midi_inputs(players, self.feeds, self.midi_control, ctl.midi, clock)
         for m in self.midi:                 # a port that is not there: say so before the screen opens
             try:
@@ -109,7 +110,7 @@ class Performance:
                             film_clock=self.film_clock, film_info=self.film.info, loop=self.film.loop,
                             options=options, clock=clock, trace_path=trace_path,
                             analysis=self.analysis, film_factory=self._refilm, midi_inputs=self.midi,
-                            controls=self.controls,
+                            controls=self.controls, midi_control=self.midi_control,
                             osc=(self.osc_in, self.osc_out) if (self.osc_in or self.osc_out) else None)
         x, y, w, h = fit_rect(self.film.info.aspect, self.app.size)
         self.player = start_film(self.film, (w, h))

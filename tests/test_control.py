@@ -166,3 +166,31 @@ def test_a_pedal_and_osc_drive_a_running_show(jack_server, tmp_path, monkeypatch
     assert frames[-1]["film"]["playing"]                             # and played again on the OSC cue
     first_after = next(f for f in frames if f["t_present"] > t_osc and f["film"]["playing"])
     assert first_after["t_present"] - t_osc < 0.1
+
+
+def test_midi_learn_from_the_hud_binds_and_saves(tmp_path):
+    from stage.control.midi import append_mapping
+    from stage.session import load_session
+    from .conftest import ROOT
+    session = tmp_path / "s.toml"
+    session.write_text((ROOT / "assets" / "demo_session.toml").read_text()
+                       .replace('"demo_film.mp4"', f'"{ROOT / "assets" / "demo_film.mp4"}"')
+                       .replace('"demo_performance.flac"', f'"{ROOT / "assets" / "demo_performance.flac"}"'))
+    clock = FakeClock()
+    app, _ = make_app([PlayerConfig("A", (255, 0, 0), 1, 40, 80)], clock)
+    q = app.controls
+    saved = threading.Event()
+    mc = MidiControl([], q, on_learn=lambda m: (append_mapping(session, m), saved.set()))
+    app.midi_control = mc
+    app.key(pygame.K_l)                      # learn: the first action
+    app.key(pygame.K_l)                      # L again: the next one
+    assert mc.learn == "play" and app.show_hud
+    assert any("MIDI LEARN" in t for t, _, _ in app.hud_lines())
+    mc.take(0, [0x90, 48, 100])              # the next note binds "play"
+    assert saved.wait(2)
+    assert mc.learn is None
+    mc.take(0, [0x90, 48, 100])
+    assert [c.action for c in q.drain()] == ["play"]
+    s = load_session(session)                # saved in the session, which still loads
+    assert {"action": "play", "cc": None, "note": 48, "channel": 1, "arg": None} in s.control.maps
+    app.close()

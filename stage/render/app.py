@@ -22,7 +22,7 @@ from ..film.timecode import format_timecode
 
 import pygame
 
-from ..control.actions import Control, ControlQueue
+from ..control.actions import ACTIONS, Control, ControlQueue
 from .lanes import LaneView, MidiLaneView, draw_grid, lane_geometry
 from .text import Text
 
@@ -84,7 +84,7 @@ class StageApp:
     def __init__(self, players, feeds, source_status, film=None, film_clock=None, film_info=None,
                  loop=(0, 1), options: ViewOptions = ViewOptions(), clock=_clock.now,
                  trace_path=None, analysis=None, film_factory=None, on_key=None, midi_inputs=(),
-                 controls=None, osc=None):
+                 controls=None, osc=None, midi_control=None):
         self.players, self.feeds, self.source_status = players, feeds, source_status
         self.film, self.film_clock, self.film_info, self.loop = film, film_clock, film_info, loop
         self.opt, self.clock, self.analysis = options, clock, analysis
@@ -94,6 +94,7 @@ class StageApp:
         self.midi_inputs = list(midi_inputs)
         self.controls = controls if controls is not None else ControlQueue(clock)
         self.osc = osc                             # (OscControl or None, OscOut or None)
+        self.midi_control = midi_control           # for MIDI learn (L)
         self.blackout = False
         self.markers: list[tuple[int, float]] = []   # (film frame, when tapped)
         self.trace = TraceWriter(trace_path) if trace_path else None
@@ -208,6 +209,8 @@ class StageApp:
             self.apply(Control(self.clock(), self.KEYS[key], None, "key"))
         elif key in (pygame.K_RIGHT, pygame.K_LEFT):
             self.apply(Control(self.clock(), "nudge", step if key == pygame.K_RIGHT else -step, "key"))
+        elif key == pygame.K_l and self.midi_control is not None:
+            self.learn_next()
         elif key == pygame.K_f and not self.opt.headless:
             self._set_mode(not self.fullscreen)
             if self.film_factory is not None and self.film is not None:
@@ -217,6 +220,15 @@ class StageApp:
                                                     max(0, self.film.current_seq))
         elif key in self.on_key:
             self.on_key[key]()
+
+    def learn_next(self) -> None:
+        """MIDI learn (L): choose the action the next MIDI note or CC will be bound to; each press
+        moves to the next action, and after the last one learning is off."""
+        names = list(ACTIONS)
+        mc = self.midi_control
+        i = names.index(mc.learn) + 1 if mc.learn in names else 0
+        mc.learn = names[i] if i < len(names) else None
+        self.show_hud = True
 
     def apply(self, c: Control) -> None:
         """One action, from whichever source: the keyboard, MIDI or OSC."""
@@ -344,6 +356,12 @@ class StageApp:
             if out is not None:
                 parts.append(f"OSC out sent {out.sent}")
             lines.append(("   ".join(parts), 0.8, (220, 220, 220)))
+        mc = self.midi_control
+        if mc is not None and (mc.learn or mc.learned):
+            text = (f"MIDI LEARN: send a note or CC for '{mc.learn}'  (L: next action)" if mc.learn else
+                    f"learned: {mc.learned[-1].action} = " + (f"CC {mc.learned[-1].cc}" if mc.learned[-1].cc is not None
+                                                             else f"note {mc.learned[-1].note}") + " (saved)")
+            lines.append((text, 0.9, (120, 255, 160)))
         if self.markers:
             lines.append((f"markers {len(self.markers)}, last at "
                           f"{format_timecode(self.markers[-1][0], self.film_info.fps if self.film_info else 24)}",
