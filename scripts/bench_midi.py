@@ -58,9 +58,8 @@ def main():
                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
     sent = []
     try:
-        t_end = time.monotonic() + 20
-        while not jc.get_all_connections("stage-bench-keys:out") and time.monotonic() < t_end:
-            time.sleep(0.05)
+        if not rig.wait_connected(jc, "stage-bench-keys:out"):
+            sys.exit("stage did not connect to the MIDI port")
         time.sleep(0.5)
         r = np.random.default_rng(3)
         t_next = raw()

@@ -89,6 +89,19 @@ def wait_for_ports(client, pattern: str, count: int, timeout: float, inputs: boo
     raise TimeoutError(f"no {count} {'input' if inputs else 'output'} ports matching {pattern!r} appeared in {timeout} s")
 
 
+def wait_connected(client, port: str, timeout: float = 20.0) -> bool:
+    """Wait until something is connected to ``port`` (e.g. stage to a MIDI port)."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        try:
+            if client.get_all_connections(port):
+                return True
+        except Exception:
+            pass
+        time.sleep(0.05)
+    return False
+
+
 class Injector:
     def __init__(self, server: str, channels: int, name: str = "stage-injector"):
         import jack

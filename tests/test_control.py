@@ -20,6 +20,8 @@ from stage.control.osc import OscControl, OscOut
 from stage.film.clock import FilmClock
 from stage.session.model import PlayerConfig
 
+from stage.rig import wait_connected
+
 from .conftest import stage_cmd
 from .test_render import FakeClock, make_app
 
@@ -141,9 +143,7 @@ def test_a_pedal_and_osc_drive_a_running_show(jack_server, tmp_path, monkeypatch
                             env=dict(os.environ, SDL_VIDEODRIVER="dummy"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        t_end = time.monotonic() + 20
-        while not jc.get_all_connections("stage-test-pedal:out") and time.monotonic() < t_end:
-            time.sleep(0.05)
+        assert wait_connected(jc, "stage-test-pedal:out"), "stage did not connect to the MIDI port"
         time.sleep(0.5)
         out.send_message([0xB0, 64, 127])                    # pedal: pause
         time.sleep(0.8)

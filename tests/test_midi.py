@@ -12,6 +12,8 @@ from stage.midi.players import MidiFeed, velocity_db
 from stage.music import midi_to_hz
 from stage.session.model import PlayerConfig
 
+from stage.rig import wait_connected
+
 from .conftest import stage_cmd
 from .test_render import FakeClock, colour_at, is_colour, make_app
 
@@ -81,13 +83,6 @@ highest = "C7"
 """
 
 
-def _connected(jc, port):
-    try:
-        return bool(jc.get_all_connections(port))
-    except Exception:
-        return False
-
-
 def test_notes_from_a_jack_midi_port_are_shown_and_the_port_comes_back(jack_server, tmp_path, monkeypatch):
     import jack
     import rtmidi
@@ -105,10 +100,7 @@ def test_notes_from_a_jack_midi_port_are_shown_and_the_port_comes_back(jack_serv
     proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 8, "--trace", trace),
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        t_end = time.monotonic() + 20
-        while not _connected(jc, port) and time.monotonic() < t_end:
-            time.sleep(0.05)
-        assert _connected(jc, port), f"stage did not connect to the MIDI port: {[p.name for p in jc.get_ports()]}"
+        assert wait_connected(jc, port), f"stage did not connect to the MIDI port: {[p.name for p in jc.get_ports()]}"
         time.sleep(0.3)
         t_sent = time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
         out.send_message([0x90, 64, 100])                        # E4, velocity 100
@@ -120,9 +112,7 @@ def test_notes_from_a_jack_midi_port_are_shown_and_the_port_comes_back(jack_serv
         time.sleep(1.5)
         out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="stage-test-keys")
         out.open_virtual_port("out")                             # ... and back
-        t_end = time.monotonic() + 10
-        while not _connected(jc, port) and time.monotonic() < t_end:
-            time.sleep(0.05)
+        assert wait_connected(jc, port, 10), "stage did not reconnect"
         time.sleep(0.3)
         t_back = time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
         out.send_message([0x90, 67, 64])                         # G4 after the reconnect

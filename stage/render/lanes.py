@@ -127,9 +127,13 @@ class LaneView:
             self.status = "pitch"
         else:
             self.status = "unpitched"
-        level = max(METER_FLOOR_DB, level)
-        self.meter_db = level if level > self.meter_db else max(level, self.meter_db - METER_RELEASE_DB_S * dt)
         peak = max(METER_FLOOR_DB, latest[4]) if latest and self.status != "no input" else METER_FLOOR_DB
+        self.move_meter(max(METER_FLOOR_DB, level), peak, now, dt)
+
+    def move_meter(self, level: float, peak: float, now: float, dt: float) -> None:
+        """Meter ballistics: rise at once, fall at METER_RELEASE_DB_S; the peak mark holds for
+        PEAK_HOLD_S, then falls at the same rate."""
+        self.meter_db = level if level > self.meter_db else max(level, self.meter_db - METER_RELEASE_DB_S * dt)
         if peak >= self.peak_db:
             self.peak_db, self.peak_t = peak, now
         elif now - self.peak_t > PEAK_HOLD_S:
@@ -249,11 +253,7 @@ class MidiLaneView(LaneView):
         else:
             self.status = "no signal"
         level = max((velocity_db(n.velocity) for n in sounding), default=METER_FLOOR_DB)
-        self.meter_db = level if level > self.meter_db else max(level, self.meter_db - METER_RELEASE_DB_S * dt)
-        if level >= self.peak_db:
-            self.peak_db, self.peak_t = level, now
-        elif now - self.peak_t > PEAK_HOLD_S:
-            self.peak_db = max(level, self.peak_db - METER_RELEASE_DB_S * dt)
+        self.move_meter(level, level, now, dt)
 
     def note_label(self) -> tuple[str, float | None]:
         bend = self.feed.bend
