@@ -76,7 +76,8 @@ def _options(session, args):
     from .render.app import ViewOptions
     d = session.display
     return ViewOptions(size=args.size or d.size, fullscreen=d.fullscreen and not args.windowed,
-                       screen=d.screen, fps=d.fps, vsync=d.vsync, headless=args.headless, hud=args.hud)
+                       screen=d.screen, fps=d.fps, vsync=d.vsync, headless=args.headless, hud=args.hud,
+                       timecode=d.timecode, timecode_size=d.timecode_size, feet_frames=d.feet_frames)
 
 
 def _perform(session, args) -> int:
@@ -133,7 +134,6 @@ def cmd_devices(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .film.timecode import format_timecode
     from .runtime import open_film
     s = _load(args.session)
     film = open_film(s)
@@ -142,7 +142,9 @@ def cmd_check(args) -> int:
     print(f"film     {fi.path}  {fi.width}x{fi.height}  {float(fi.fps):.3f} fps  aspect {fi.aspect:.2f}:1  "
           f"{fi.duration:.2f} s  sound {'on' if s.film.sound else 'muted'}{'' if fi.has_audio else ' (none in file)'}")
     fps = fi.fps
-    print(f"loop     {format_timecode(film.loop[0], fps)} - {format_timecode(film.loop[1], fps)}  "
+    tc = film.tc
+    print(f"timecode {tc.label(0)} at the first frame, {'drop-frame' if tc.drop_frame else 'non-drop'}")
+    print(f"loop     {tc.label(film.loop[0])} - {tc.label(film.loop[1])}  "
           f"({film.loop[1] - film.loop[0]} frames, {(film.loop[1] - film.loop[0]) / float(fps):.2f} s)")
     d = s.display
     print(f"display  screen {d.screen}  {'full-screen' if d.fullscreen else 'windowed'}  "

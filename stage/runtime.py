@@ -11,22 +11,36 @@ from .midi.inputs import MidiPortError, find_port, open_midi_inputs
 from .midi.players import MidiFeed
 from .film.clock import FilmClock
 from .film.decoder import FilmDecoder, FilmPlayer, fit_rect, probe, resolve_loop
+from .film.timecode import TimecodeError, TimecodeFormat
 
 
 @dataclass
 class Film:
     info: object
     loop: tuple[int, int]
+    tc: TimecodeFormat
 
 
 def open_film(session) -> Film:
-    """Probe the film and resolve its loop; FilmError says which file and why."""
+    """Probe the film, set up its timecode and resolve its loop; FilmError says which file and
+    why, SessionError which key."""
     info = probe(session.film.path)
+    f = session.film
     try:
-        loop = resolve_loop(info, session.film.loop_in, session.film.loop_out)
+        tc = TimecodeFormat(info.fps, f.drop_frame)
+    except TimecodeError as e:
+        raise session.error("film.drop_frame", f"{e} (the film runs at {float(info.fps):.3f} fps)") from None
+    if f.start is not None:
+        try:
+            tc = TimecodeFormat(info.fps, f.drop_frame, tc.label_to_count(f.start))
+        except TimecodeError as e:
+            raise session.error("film.start", str(e)) from None
+    try:
+        loop = resolve_loop(info, f.loop_in, f.loop_out, tc)
     except Exception as e:
-        raise session.error("film.out" if "out point" in str(e) else "film.in", str(e)) from None
-    return Film(info, loop)
+        raise session.error("film.out" if "out point" in str(e) or f.loop_out and str(f.loop_out) in str(e)
+                            else "film.in", str(e)) from None
+    return Film(info, loop, tc)
 
 
 def start_film(film: Film, size, start_seq: int = 0, wait: float = 10.0) -> FilmPlayer:
@@ -108,6 +122,7 @@ class Performance:
         self.film_clock = FilmClock(clock, playing=False)
         self.app = StageApp(players, self.feeds, status, film=None,
                             film_clock=self.film_clock, film_info=self.film.info, loop=self.film.loop,
+                            timecode=self.film.tc,
                             options=options, clock=clock, trace_path=trace_path,
                             analysis=self.analysis, film_factory=self._refilm, midi_inputs=self.midi,
                             controls=self.controls, midi_control=self.midi_control,

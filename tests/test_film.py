@@ -165,3 +165,47 @@ def test_loop_points_are_checked_against_the_film(clip_dir):
         resolve_loop(info, 0, "00:00:05:00")
     with pytest.raises(FilmError, match="must come after the in point"):
         resolve_loop(info, 1.5, 1.0)
+
+
+def test_burned_in_timecode_window_and_a_reel_offset(clip_dir, tmp_path):
+    """A film whose first frame is 01:00:00:00, drop-frame at 29.97: the burn-in shows the
+    right label, in its corner; a loop point given as a label of that reel is frame-exact."""
+    import subprocess
+
+    from stage.session import load_session
+    from stage.runtime import open_film
+
+    from .conftest import stage_cmd
+    path = make_numbered_clip(clip_dir / "reel.mp4", 120, fps=Fraction(30000, 1001), size=(320, 180))
+    session = tmp_path / "s.toml"
+    session.write_text(f'[film]\nfile = "{path}"\nstart = "01:00:00;00"\ndrop_frame = true\n'
+                       f'in = "01:00:01;00"\nout = "01:00:03;00"\n\n[display]\ntimecode = "bottom-left"\n'
+                       f'feet_frames = true\n\n[[players]]\nname = "A"\nmidi = "x"\n')
+    s = load_session(session)
+    film = open_film(s)
+    assert film.loop == (30, 90) and film.tc.label(0) == "01:00:00;00" and film.tc.label(45) == "01:00:01;15"
+    t = FakeTime()
+    app = StageApp([], [], InputStatus(), film_clock=FilmClock(t), film_info=film.info, loop=film.loop,
+                   timecode=film.tc, options=ViewOptions(size=(640, 360), fullscreen=False, headless=True,
+                                                         timecode="bottom-left", feet_frames=True), clock=t)
+    dec = FilmDecoder(film.info, *film.loop, (app.film_rect[2], app.film_rect[3])).start()
+    try:
+        dec.head_ready.wait(10)
+        app.film = FilmPlayer(dec)
+        t.t += 15.5 * 1001 / 30000                        # 15 frames into the loop: file frame 45
+        app.draw_film()
+        app.draw_timecode()
+        assert app.timecode_text() == "01:00:01;15   2+13"
+        # a black box with white type in the bottom-left corner
+        box = pygame.surfarray.array3d(app.screen)[5:300, 300:355]
+        assert (box.max(axis=2) > 200).sum() > 100 and (box.max(axis=2) < 10).sum() > 1000
+    finally:
+        dec.stop()
+        app.close()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(session.read_text().replace('start = "01:00:00;00"', 'start = "01:01:00;00"'))
+    r = subprocess.run(stage_cmd("check", bad), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and f"{bad}:3: film.start:" in r.stderr and "does not exist in drop-frame" in r.stderr
+    bad.write_text(session.read_text().replace(str(path), str(make_numbered_clip(clip_dir / "r24.mp4", 48))))
+    r = subprocess.run(stage_cmd("check", bad), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and f"{bad}:4: film.drop_frame:" in r.stderr and "only at 29.97" in r.stderr

@@ -21,7 +21,7 @@ import av
 import numpy as np
 
 from ..clock import place_thread
-from .timecode import TimecodeError, parse_position
+from .timecode import TimecodeError, TimecodeFormat
 
 
 class FilmError(RuntimeError):
@@ -80,11 +80,12 @@ def probe(path) -> FilmInfo:
         raise FilmError(f"{path}: cannot be read as video: {e}") from None
 
 
-def resolve_loop(info: FilmInfo, loop_in, loop_out) -> tuple[int, int]:
+def resolve_loop(info: FilmInfo, loop_in, loop_out, tc: TimecodeFormat | None = None) -> tuple[int, int]:
     """Loop points from the session (timecode or seconds) to frames [in, out)."""
+    tc = tc or TimecodeFormat(info.fps)
     try:
-        fin = parse_position(loop_in or 0, info.fps)
-        fout = info.frames if loop_out is None else parse_position(loop_out, info.fps)
+        fin = tc.position(loop_in or 0)
+        fout = info.frames if loop_out is None else tc.position(loop_out)
     except TimecodeError as e:
         raise FilmError(f"{info.path}: {e}") from None
     if fout > info.frames:

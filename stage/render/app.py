@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import clock as _clock
-from ..film.timecode import format_timecode
+from fractions import Fraction
+
+from ..film.timecode import TimecodeFormat, feet_frames
 
 import pygame
 
@@ -37,6 +39,9 @@ class ViewOptions:
     headless: bool = False
     hud: bool = False
     seconds_visible: float = 8.0     # how much history a lane shows
+    timecode: str = "off"            # burned-in timecode window: off, top-left, top-right, bottom-left, bottom-right
+    timecode_size: float = 1.0
+    feet_frames: bool = False
 
 
 class TraceWriter:
@@ -84,9 +89,10 @@ class StageApp:
     def __init__(self, players, feeds, source_status, film=None, film_clock=None, film_info=None,
                  loop=(0, 1), options: ViewOptions = ViewOptions(), clock=_clock.now,
                  trace_path=None, analysis=None, film_factory=None, on_key=None, midi_inputs=(),
-                 controls=None, osc=None, midi_control=None):
+                 controls=None, osc=None, midi_control=None, timecode=None):
         self.players, self.feeds, self.source_status = players, feeds, source_status
         self.film, self.film_clock, self.film_info, self.loop = film, film_clock, film_info, loop
+        self.tc = timecode or TimecodeFormat(film_info.fps if film_info else Fraction(24))
         self.opt, self.clock, self.analysis = options, clock, analysis
         self.film_factory = film_factory          # (size, seq) -> FilmPlayer, to re-decode after a resize
         self._next_film = None                    # that player, until its first frames are decoded
@@ -325,11 +331,11 @@ class StageApp:
             seq = max(0, self.film.current_seq)
             length = self.loop[1] - self.loop[0]
             frame = self.loop[0] + seq % length
-            lines.append((f"{format_timecode(frame, fps)}", 1.6, (255, 255, 255)))
+            lines.append((self.tc.label(frame), 1.6, (255, 255, 255)))
             state = "PLAY" if self.film_clock.playing else "PAUSE"
             lines.append((f"{state}  pass {seq // length + 1}  {seq % length / float(fps):5.1f} / "
-                          f"{length / float(fps):.1f} s  loop {format_timecode(self.loop[0], fps)}-"
-                          f"{format_timecode(self.loop[1], fps)}", 0.8, (220, 220, 220)))
+                          f"{length / float(fps):.1f} s  loop {self.tc.label(self.loop[0])}-"
+                          f"{self.tc.label(self.loop[1])}", 0.8, (220, 220, 220)))
             if getattr(self.film.decoder, "error", None):
                 lines.append((f"FILM: {self.film.decoder.error}", 0.8, (255, 100, 90)))
         st = self.source_status
@@ -364,11 +370,33 @@ class StageApp:
             lines.append((text, 0.9, (120, 255, 160)))
         if self.markers:
             lines.append((f"markers {len(self.markers)}, last at "
-                          f"{format_timecode(self.markers[-1][0], self.film_info.fps if self.film_info else 24)}",
+                          f"{self.tc.label(self.markers[-1][0])}",
                           0.8, (255, 230, 120)))
         for lv in self.lanes:
             lines.append((f"{lv.player.name}: {lv.meter_db:6.1f} dBFS  {lv.status}", 0.8, lv.player.colour))
         return lines
+
+    def timecode_text(self) -> str:
+        frame = self.loop[0] + max(0, self.film.current_seq) % (self.loop[1] - self.loop[0]) if self.film else 0
+        text = self.tc.label(frame)
+        if self.opt.feet_frames:
+            text += f"   {feet_frames(frame)}"
+        return text
+
+    def draw_timecode(self):
+        """The burned-in timecode window: white on a black box, where the session puts it."""
+        if self.film is None:
+            return
+        px = int(64 * self.scale * self.opt.timecode_size)
+        img = self.text.render(self.timecode_text(), px, (255, 255, 255), shadow=False)
+        pad = max(4, px // 6)
+        w, h = img.get_width() + 2 * pad, img.get_height() + pad
+        sw, sh = self.size
+        right = self.now_x if self.lanes else sw          # keep off the label column
+        x = pad if "left" in self.opt.timecode else right - w - pad
+        y = pad if "top" in self.opt.timecode else sh - h - pad
+        self.screen.fill((0, 0, 0), (x, y, w, h))
+        self.screen.blit(img, (x + pad, y + pad // 2))
 
     def draw_hud(self):
         s = self.scale
@@ -426,6 +454,8 @@ class StageApp:
                     _clock.sleep_until(deadline - budget(lane_times, period / 4), self.clock)
                 t_lanes = self.clock()
                 drawn = self.draw_lanes(deadline if pacing else t_lanes)   # as of when it is shown
+                if self.opt.timecode != "off":
+                    self.draw_timecode()
                 if self.blackout:                       # the lanes still follow underneath
                     self.screen.fill((0, 0, 0))
                 if self.show_hud:
@@ -472,7 +502,7 @@ class StageApp:
         seq = max(0, self.film.current_seq)
         length = self.loop[1] - self.loop[0]
         frame = self.loop[0] + seq % length
-        return (format_timecode(frame, self.film_info.fps), frame, seq // length + 1, int(self.film_clock.playing))
+        return (self.tc.label(frame), frame, seq // length + 1, int(self.film_clock.playing))
 
     def _trace_obj(self, t_present):
         """What this frame showed: each player's newest analysis result drawn in it."""
@@ -509,7 +539,7 @@ class StageApp:
             "flip_p99_ms": r(percentile([w[1] * 1000 for w in self.work_times], 99)),
             "flip_start_late_p99_ms": r(percentile([w[2] * 1000 for w in self.work_times], 99)),
             "vsync": self.vsync,
-            "markers": [format_timecode(f, self.film_info.fps if self.film_info else 24) for f, _ in self.markers],
+            "markers": [self.tc.label(f) for f, _ in self.markers],
             "controls": self.controls.received,
             "players": {lv.player.name: {"status": lv.status,
                                          "note_hz": round(lv.shown_hz, 2) if lv.status == "pitch" else 0.0}

@@ -38,8 +38,8 @@ COLOURS = {
 DEFAULT_COLOURS = ("amber", "cyan", "magenta", "green", "orange", "violet", "yellow", "pink")
 
 _SECTIONS = {
-    "film": {"file", "in", "out", "sound"},
-    "display": {"screen", "fullscreen", "size", "fps", "vsync"},
+    "film": {"file", "in", "out", "sound", "start", "drop_frame"},
+    "display": {"screen", "fullscreen", "size", "fps", "vsync", "timecode", "timecode_size", "feet_frames"},
     "audio": {"input", "samplerate", "blocksize", "hop", "file", "output"},
     "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range"},
     "control": {"midi", "osc_listen", "osc_send", "map"},
@@ -62,6 +62,8 @@ class FilmConfig:
     loop_in: object = 0          # 'HH:MM:SS:FF' or seconds; resolved to frames when the film is opened
     loop_out: object = None      # None = the end of the film
     sound: bool = False
+    start: str | None = None     # the first frame's timecode (a reel starting at 01:00:00:00)
+    drop_frame: bool = False     # 29.97 / 59.94 labels in drop-frame (HH:MM:SS;FF)
 
 
 @dataclass
@@ -71,6 +73,12 @@ class DisplayConfig:
     size: tuple[int, int] | None = None   # None = the screen's own size (windowed: 1280x720)
     fps: int = 60
     vsync: bool = True
+    timecode: str = "off"        # burned-in timecode window: off, top-left, top-right, bottom-left, bottom-right
+    timecode_size: float = 1.0
+    feet_frames: bool = False    # also show 35 mm feet+frames
+
+
+TIMECODE_PLACES = ("off", "top-left", "top-right", "bottom-left", "bottom-right")
 
 
 @dataclass
@@ -236,7 +244,11 @@ def load_session(path, base_dir: Path | None = None) -> Session:
     for key, v in (("in", loop_in), ("out", loop_out)):
         if v is not None:
             _check_position(v, lambda m, key=key: err(f"film.{key}", m))
-    film = FilmConfig(fpath, loop_in, loop_out, get(f, "film", "sound", bool, False))
+    start = get(f, "film", "start", str, None)
+    if start is not None:
+        _check_position(start, lambda m: err("film.start", m))
+    film = FilmConfig(fpath, loop_in, loop_out, get(f, "film", "sound", bool, False), start,
+                      get(f, "film", "drop_frame", bool, False))
 
     # [display]
     d = data.get("display", {})
@@ -251,8 +263,15 @@ def load_session(path, base_dir: Path | None = None) -> Session:
     screen = get(d, "display", "screen", int, 0)
     if screen < 0:
         raise err("display.screen", f"screens are numbered from 0, got {screen}")
+    place = get(d, "display", "timecode", str, "off")
+    if place not in TIMECODE_PLACES:
+        raise err("display.timecode", f"{place!r} is not a place for the timecode; valid: {', '.join(TIMECODE_PLACES)}")
+    tsize = get(d, "display", "timecode_size", (int, float), 1.0)
+    if not 0.25 <= tsize <= 4:
+        raise err("display.timecode_size", f"a scale from 0.25 to 4, got {tsize}")
     display = DisplayConfig(screen, get(d, "display", "fullscreen", bool, True), size, fps,
-                            get(d, "display", "vsync", bool, True))
+                            get(d, "display", "vsync", bool, True), place, float(tsize),
+                            get(d, "display", "feet_frames", bool, False))
 
     # [audio]
     a = data.get("audio", {})
@@ -383,7 +402,7 @@ def _check_position(v, error):
     try:
         parse_position(v, 30)  # shape check only; frame range is checked against the film itself
     except TimecodeError as e:
-        if "frames run" not in str(e):
+        if "frames run" not in str(e) and "before the film" not in str(e):
             raise error(str(e)) from None
 
 
