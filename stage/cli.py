@@ -144,8 +144,11 @@ def cmd_check(args) -> int:
     fps = fi.fps
     tc = film.tc
     print(f"timecode {tc.label(0)} at the first frame, {'drop-frame' if tc.drop_frame else 'non-drop'}")
-    print(f"loop     {tc.label(film.loop[0])} - {tc.label(film.loop[1])}  "
-          f"({film.loop[1] - film.loop[0]} frames, {(film.loop[1] - film.loop[0]) / float(fps):.2f} s)")
+    for i, cue in enumerate(film.cues):
+        a, b = cue.loop
+        hits = "".join(f"  hit {tc.label(h.frame)} {h.label}".rstrip() for h in cue.hits)
+        print(f"cue {i + 1:<4} {cue.name}: {tc.label(a)} - {tc.label(b)}  ({b - a} frames, "
+              f"{(b - a) / float(fps):.2f} s){hits}")
     d = s.display
     print(f"display  screen {d.screen}  {'full-screen' if d.fullscreen else 'windowed'}  "
           f"{'%dx%d' % d.size if d.size else 'screen size'}  {d.fps} fps  vsync {'on' if d.vsync else 'off'}")

@@ -15,10 +15,27 @@ from .film.timecode import TimecodeError, TimecodeFormat
 
 
 @dataclass
+class Hit:
+    frame: int                   # frame of the file
+    label: str
+    colour: tuple
+    streamer: float              # seconds
+    punch: bool
+
+
+@dataclass
+class Cue:
+    name: str
+    loop: tuple[int, int]        # frames [in, out)
+    hits: list
+
+
+@dataclass
 class Film:
     info: object
-    loop: tuple[int, int]
+    loop: tuple[int, int]        # the first cue's
     tc: TimecodeFormat
+    cues: list
 
 
 def open_film(session) -> Film:
@@ -35,16 +52,43 @@ def open_film(session) -> Film:
             tc = TimecodeFormat(info.fps, f.drop_frame, tc.label_to_count(f.start))
         except TimecodeError as e:
             raise session.error("film.start", str(e)) from None
-    try:
-        loop = resolve_loop(info, f.loop_in, f.loop_out, tc)
-    except Exception as e:
-        raise session.error("film.out" if "out point" in str(e) or f.loop_out and str(f.loop_out) in str(e)
-                            else "film.in", str(e)) from None
-    return Film(info, loop, tc)
+    cues = resolve_cues(session, info, tc)
+    return Film(info, cues[0].loop, tc, cues)
 
 
-def start_film(film: Film, size, start_seq: int = 0, wait: float = 10.0) -> FilmPlayer:
-    dec = FilmDecoder(film.info, film.loop[0], film.loop[1], size, start_seq=start_seq).start()
+def resolve_cues(session, info, tc) -> list[Cue]:
+    """Cues to frames, checked against the film and each other: errors name the cue and value."""
+    implicit = session.cues_from_film
+    cues = []
+    for i, c in enumerate(session.cues):
+        pre = "film" if implicit else f"cues[{i}]"
+        try:
+            loop = resolve_loop(info, c.loop_in, c.loop_out, tc)
+        except Exception as e:
+            key = "out" if "out point" in str(e) or (c.loop_out is not None and str(c.loop_out) in str(e)) else "in"
+            raise session.error(f"{pre}.{key}", f"cue {c.name!r}: {e}") from None
+        hits = []
+        for j, h in enumerate(c.hits):
+            try:
+                frame = tc.position(h.time)
+            except TimecodeError as e:
+                raise session.error(f"{pre}.hits[{j}].time", f"cue {c.name!r}: {e}") from None
+            if not loop[0] <= frame < loop[1]:
+                raise session.error(f"{pre}.hits[{j}].time",
+                                    f"cue {c.name!r}: hit {h.label or h.time!r} at {tc.label(frame)} is outside "
+                                    f"the cue's loop {tc.label(loop[0])}-{tc.label(loop[1])}")
+            hits.append(Hit(frame, h.label, h.colour, h.streamer, h.punch))
+        for other in cues:
+            if loop[0] < other.loop[1] and other.loop[0] < loop[1]:
+                raise session.error(f"{pre}.in", f"cue {c.name!r} ({tc.label(loop[0])}-{tc.label(loop[1])}) overlaps "
+                                    f"cue {other.name!r} ({tc.label(other.loop[0])}-{tc.label(other.loop[1])})")
+        cues.append(Cue(c.name, loop, sorted(hits, key=lambda h: h.frame)))
+    return cues
+
+
+def start_film(film: Film, size, start_seq: int = 0, wait: float = 10.0, loop=None) -> FilmPlayer:
+    loop = loop or film.loop
+    dec = FilmDecoder(film.info, loop[0], loop[1], size, start_seq=start_seq).start()
     dec.head_ready.wait(wait)
     return FilmPlayer(dec)
 
@@ -122,7 +166,7 @@ class Performance:
         self.film_clock = FilmClock(clock, playing=False)
         self.app = StageApp(players, self.feeds, status, film=None,
                             film_clock=self.film_clock, film_info=self.film.info, loop=self.film.loop,
-                            timecode=self.film.tc,
+                            timecode=self.film.tc, cues=self.film.cues, switch=session.film.switch,
                             options=options, clock=clock, trace_path=trace_path,
                             analysis=self.analysis, film_factory=self._refilm, midi_inputs=self.midi,
                             controls=self.controls, midi_control=self.midi_control,
@@ -137,10 +181,11 @@ class Performance:
         import pygame
         self.app.on_key[pygame.K_m] = self.toggle_sound
 
-    def _refilm(self, size, seq):
-        """A film player at a new picture size, decoding from ``seq`` on; returned at once (the
-        app keeps showing the old one, scaled, until the new one's head is decoded)."""
-        new = start_film(self.film, size, start_seq=seq, wait=0)
+    def _refilm(self, size, seq, loop=None):
+        """A film player for ``loop`` (a cue's) at a picture size, decoding from ``seq`` on;
+        returned at once: the app goes on showing the old one until the new one's head is
+        decoded (after a resize, or before a cue switch)."""
+        new = start_film(self.film, size, start_seq=seq, wait=0, loop=loop)
         self._players.append(new)
         return new
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .. import clock as _clock
 
-# name -> what it does. Cue actions (next, previous, go to) come with the cue list (issue 4).
+# name -> what it does.
 ACTIONS = {
     "toggle_play": "play / pause the film",
     "play": "play the film",
@@ -16,6 +16,10 @@ ACTIONS = {
     "blackout": "picture to black / back (the show goes on underneath)",
     "nudge": "move the film by the argument in seconds (default one frame forward)",
     "marker": "tap a marker at the current film position",
+    "next_cue": "the next cue (at the end of the pass, or at once: argument 1)",
+    "prev_cue": "the previous cue (likewise)",
+    "cue": "cue number N, from 1 (the argument); at once if a second argument is 1",
+    "switch_now": "switch to the cue waiting at once, not at the end of the pass",
 }
 
 

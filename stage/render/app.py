@@ -89,7 +89,7 @@ class StageApp:
     def __init__(self, players, feeds, source_status, film=None, film_clock=None, film_info=None,
                  loop=(0, 1), options: ViewOptions = ViewOptions(), clock=_clock.now,
                  trace_path=None, analysis=None, film_factory=None, on_key=None, midi_inputs=(),
-                 controls=None, osc=None, midi_control=None, timecode=None):
+                 controls=None, osc=None, midi_control=None, timecode=None, cues=None, switch="end"):
         self.players, self.feeds, self.source_status = players, feeds, source_status
         self.film, self.film_clock, self.film_info, self.loop = film, film_clock, film_info, loop
         self.tc = timecode or TimecodeFormat(film_info.fps if film_info else Fraction(24))
@@ -102,6 +102,10 @@ class StageApp:
         self.osc = osc                             # (OscControl or None, OscOut or None)
         self.midi_control = midi_control           # for MIDI learn (L)
         self.blackout = False
+        self.cues = list(cues or [])
+        self.cue_index = 0
+        self.switch_mode = switch                  # "end": a new cue starts at the end of the pass; "now"
+        self._pending = None                       # [cue index, at once?, FilmPlayer, switch at (s)]
         self.markers: list[tuple[int, float]] = []   # (film frame, when tapped)
         self.trace = TraceWriter(trace_path) if trace_path else None
         self.show_hud = options.hud
@@ -204,7 +208,9 @@ class StageApp:
             elif ev.type == pygame.KEYDOWN:
                 self.key(ev.key, ev.mod)
 
-    KEYS = {pygame.K_SPACE: "toggle_play", pygame.K_h: "hud", pygame.K_b: "blackout", pygame.K_t: "marker"}
+    KEYS = {pygame.K_SPACE: "toggle_play", pygame.K_h: "hud", pygame.K_b: "blackout", pygame.K_t: "marker",
+            pygame.K_PAGEDOWN: "next_cue", pygame.K_PAGEUP: "prev_cue", pygame.K_RETURN: "switch_now"}
+    NUMBER_KEYS = {getattr(pygame, f"K_{n}"): n for n in range(1, 10)}
 
     def key(self, key, mod=0):
         fps = float(self.film_info.fps) if self.film_info else 24.0
@@ -212,7 +218,10 @@ class StageApp:
         if key in (pygame.K_ESCAPE, pygame.K_q):
             self.running = False
         elif key in self.KEYS:
-            self.apply(Control(self.clock(), self.KEYS[key], None, "key"))
+            arg = 1.0 if (mod & pygame.KMOD_SHIFT and key in (pygame.K_PAGEUP, pygame.K_PAGEDOWN)) else None
+            self.apply(Control(self.clock(), self.KEYS[key], arg, "key"))
+        elif key in self.NUMBER_KEYS:                 # cue N; with shift, at once
+            self.select_cue(self.NUMBER_KEYS[key] - 1, now=bool(mod & pygame.KMOD_SHIFT))
         elif key in (pygame.K_RIGHT, pygame.K_LEFT):
             self.apply(Control(self.clock(), "nudge", step if key == pygame.K_RIGHT else -step, "key"))
         elif key == pygame.K_l and self.midi_control is not None:
@@ -223,7 +232,7 @@ class StageApp:
                 if self._next_film is not None:
                     self._next_film.decoder.stop(wait=False)
                 self._next_film = self.film_factory((self.film_rect[2], self.film_rect[3]),
-                                                    max(0, self.film.current_seq))
+                                                    max(0, self.film.current_seq), self.loop)
         elif key in self.on_key:
             self.on_key[key]()
 
@@ -243,6 +252,16 @@ class StageApp:
             self.show_hud = not self.show_hud
         elif c.action == "blackout":
             self.blackout = not self.blackout
+        elif c.action in ("next_cue", "prev_cue"):
+            step = 1 if c.action == "next_cue" else -1
+            base = self._pending[0] if self._pending else self.cue_index
+            self.select_cue(base + step, now=bool(c.arg))
+        elif c.action == "cue":
+            if c.arg is not None:
+                self.select_cue(int(c.arg) - 1)
+        elif c.action == "switch_now":
+            if self._pending:
+                self._pending[1] = True
         elif c.action == "marker":
             frame = self.loop[0] + max(0, self.film.current_seq) % (self.loop[1] - self.loop[0]) if self.film else 0
             self.markers.append((frame, c.t))
@@ -259,6 +278,45 @@ class StageApp:
             fc.nudge(c.arg if c.arg is not None else 1.0 / fps)
             if self.film is not None:
                 self.film.jumped()
+
+    # -- cues
+    def select_cue(self, i: int, now: bool = False) -> bool:
+        """Make cue ``i`` the next: its film starts decoding at once; it takes over at the end of
+        the current pass (or at once: ``now``, or the session's switch = "now") as soon as its
+        first frames are decoded, so the picture never waits."""
+        if not self.cues or not 0 <= i < len(self.cues) or self.film_factory is None or self.film is None:
+            return False
+        if self._pending is not None:
+            if self._pending[0] == i:
+                self._pending[1] = self._pending[1] or now
+                return True
+            self._pending[2].decoder.stop(wait=False)
+            self._pending = None
+        if i == self.cue_index and not now:
+            return False
+        size = (self.film_rect[2], self.film_rect[3])
+        player = self.film_factory(size, 0, self.cues[i].loop)
+        length = self.loop[1] - self.loop[0]
+        seq = max(0, self.film.current_seq)
+        self._pending = [i, now or self.switch_mode == "now", player, (seq // length + 1) * length]
+        return True
+
+    def _maybe_switch(self, lookahead: float) -> None:
+        i, now, player, at_seq = self._pending
+        if not player.decoder.head_ready.is_set():
+            return
+        pos = self.film_clock.position() + lookahead
+        if not now and self.film.seq_at(pos) < at_seq:       # the pass has frames still to show
+            return
+        at = at_seq / float(self.film_info.fps)
+        old = self.film
+        self.film = player
+        self.loop = self.cues[i].loop
+        self.cue_index = i
+        self._pending = None
+        self.film_clock.restart(max(0.0, pos - at) if not now else 0.0)
+        self._film_seq = None
+        old.decoder.stop(wait=False)
 
     def apply_controls(self) -> int:
         """Drain the control queue (MIDI and OSC land there): once per frame."""
@@ -279,6 +337,8 @@ class StageApp:
         if nxt is not None and nxt.decoder.head_ready.is_set():    # re-decoded at the new size: swap
             self.film.decoder.stop(wait=False)
             self.film, self._next_film = nxt, None
+        if self._pending is not None:
+            self._maybe_switch(lookahead if self.film_clock.playing else 0.0)
         pos = self.film_clock.position() + (lookahead if self.film_clock.playing else 0.0)
         seq, px = self.film.frame_at(pos)
         if px is None:
@@ -336,6 +396,13 @@ class StageApp:
             lines.append((f"{state}  pass {seq // length + 1}  {seq % length / float(fps):5.1f} / "
                           f"{length / float(fps):.1f} s  loop {self.tc.label(self.loop[0])}-"
                           f"{self.tc.label(self.loop[1])}", 0.8, (220, 220, 220)))
+            if self.cues and len(self.cues) > 1 or (self.cues and self.cues[0].hits):
+                cue = self.cues[self.cue_index]
+                nxt = ""
+                if self._pending:
+                    when = "at once" if self._pending[1] else "at end of pass"
+                    nxt = f"   next: {self._pending[0] + 1} {self.cues[self._pending[0]].name} ({when})"
+                lines.append((f"cue {self.cue_index + 1}/{len(self.cues)} {cue.name}{nxt}", 1.0, (255, 230, 120)))
             if getattr(self.film.decoder, "error", None):
                 lines.append((f"FILM: {self.film.decoder.error}", 0.8, (255, 100, 90)))
         st = self.source_status
@@ -375,6 +442,45 @@ class StageApp:
         for lv in self.lanes:
             lines.append((f"{lv.player.name}: {lv.meter_db:6.1f} dBFS  {lv.status}", 0.8, lv.player.colour))
         return lines
+
+    # -- scoring to picture: streamers, punches, the count-off
+    def pass_position(self, at_time: float | None = None) -> float:
+        """Seconds into the current pass of the loop (as of ``at_time`` on the clock)."""
+        pos = self.film_clock.position()
+        if at_time is not None and self.film_clock.playing:
+            pos += at_time - self.clock()
+        return pos % ((self.loop[1] - self.loop[0]) / float(self.film_info.fps))
+
+    def draw_hits(self, at_time: float) -> None:
+        if self.film is None or self.film_clock is None or self.film_info is None:
+            return
+        fps = float(self.film_info.fps)
+        length_s = (self.loop[1] - self.loop[0]) / fps
+        p = self.pass_position(at_time)
+        sw, sh = self.size
+        cue = self.cues[self.cue_index] if self.cues else None
+        for h in (cue.hits if cue else ()):
+            t_hit = (h.frame - self.loop[0]) / fps
+            dt = t_hit - p
+            if dt < -0.2:
+                dt += length_s                           # the hit of the next pass
+            if 0 < dt <= h.streamer:                     # streamer: left edge to the hit, right edge at the hit
+                x = int((1.0 - dt / h.streamer) * (sw - 1))
+                pygame.draw.rect(self.screen, h.colour, (x - 6, 0, 12, sh))
+            elif h.punch and -3.0 / fps < dt <= 0:        # punch: three frames from the hit
+                r = int(min(sw, sh) * 0.18)
+                pygame.draw.circle(self.screen, h.colour, (sw // 2, sh // 2), r)
+                if h.label:
+                    img = self.text.render(h.label, int(72 * self.scale), (0, 0, 0), shadow=False)
+                    self.screen.blit(img, img.get_rect(center=(sw // 2, sh // 2)))
+        # the count-off: the last two seconds of each pass as a shrinking bar and 2, 1
+        left = length_s - p
+        if left <= 2.0 and self.film_clock.playing:
+            colour = (255, 200, 60) if self._pending is None else (120, 255, 160)   # green: a new cue follows
+            bar_h = max(8, int(14 * self.scale))
+            pygame.draw.rect(self.screen, colour, (0, 0, int(sw * left / 2.0), bar_h))
+            img = self.text.render(str(int(left) + 1), int(120 * self.scale), colour)
+            self.screen.blit(img, img.get_rect(midtop=(self.now_x // 2 if self.lanes else sw // 2, bar_h)))
 
     def timecode_text(self) -> str:
         frame = self.loop[0] + max(0, self.film.current_seq) % (self.loop[1] - self.loop[0]) if self.film else 0
@@ -454,6 +560,7 @@ class StageApp:
                     _clock.sleep_until(deadline - budget(lane_times, period / 4), self.clock)
                 t_lanes = self.clock()
                 drawn = self.draw_lanes(deadline if pacing else t_lanes)   # as of when it is shown
+                self.draw_hits(deadline if pacing else t_lanes)
                 if self.opt.timecode != "off":
                     self.draw_timecode()
                 if self.blackout:                       # the lanes still follow underneath

@@ -38,12 +38,14 @@ COLOURS = {
 DEFAULT_COLOURS = ("amber", "cyan", "magenta", "green", "orange", "violet", "yellow", "pink")
 
 _SECTIONS = {
-    "film": {"file", "in", "out", "sound", "start", "drop_frame"},
+    "film": {"file", "in", "out", "sound", "start", "drop_frame", "switch"},
     "display": {"screen", "fullscreen", "size", "fps", "vsync", "timecode", "timecode_size", "feet_frames"},
     "audio": {"input", "samplerate", "blocksize", "hop", "file", "output"},
     "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range"},
     "control": {"midi", "osc_listen", "osc_send", "map"},
+    "cues": {"name", "in", "out", "hits"},
 }
+_HIT_KEYS = {"time", "label", "colour", "color", "streamer", "punch"}
 _MAP_KEYS = {"action", "cc", "note", "channel", "arg"}
 
 
@@ -64,6 +66,7 @@ class FilmConfig:
     sound: bool = False
     start: str | None = None     # the first frame's timecode (a reel starting at 01:00:00:00)
     drop_frame: bool = False     # 29.97 / 59.94 labels in drop-frame (HH:MM:SS;FF)
+    switch: str = "end"          # a new cue starts at the end of the current pass ("end") or at once ("now")
 
 
 @dataclass
@@ -109,6 +112,23 @@ class PlayerConfig:
 
 
 @dataclass
+class HitConfig:
+    time: object                 # timecode label or seconds, like a loop point
+    label: str = ""
+    colour: tuple[int, int, int] = (255, 255, 255)
+    streamer: float = 2.5        # seconds the streamer takes to cross the screen
+    punch: bool = True
+
+
+@dataclass
+class CueConfig:
+    name: str
+    loop_in: object
+    loop_out: object
+    hits: list = field(default_factory=list)
+
+
+@dataclass
 class ControlConfig:
     midi: str | None = None                        # a MIDI port for control (pedal, controller)
     maps: list = field(default_factory=list)       # [{"action", "cc"|"note", "channel", "arg"}]
@@ -124,6 +144,8 @@ class Session:
     audio: AudioConfig = field(default_factory=AudioConfig)
     players: list[PlayerConfig] = field(default_factory=list)
     control: ControlConfig = field(default_factory=ControlConfig)
+    cues: list = field(default_factory=list)       # CueConfig; one from [film] in/out if none are given
+    cues_from_film: bool = False                   # no [[cues]]: the one cue is [film] in/out
     lines: dict = field(default_factory=dict, repr=False)
 
     def error(self, key: str, message: str) -> SessionError:
@@ -142,6 +164,9 @@ def _key_lines(text: str) -> dict[str, int]:
         m = re.match(r"^\[\[\s*([\w.-]+)\s*\]\]", s)
         if m:
             name = m.group(1)
+            parent, _, child = name.rpartition(".")
+            if parent in counts:                  # [[cues.hits]]: belongs to the last [[cues]]
+                name = f"{parent}[{counts[parent] - 1}].{child}"
             i = counts.get(name, 0)
             counts[name] = i + 1
             table = f"{name}[{i}]"
@@ -205,11 +230,12 @@ def load_session(path, base_dir: Path | None = None) -> Session:
         if top not in _SECTIONS:
             raise err(top, f"unknown section; valid sections: {', '.join(_SECTIONS)}")
     for sec, allowed in _SECTIONS.items():
-        tables = data.get(sec, [] if sec == "players" else {})
-        if sec == "players":
+        arrays = sec in ("players", "cues")
+        tables = data.get(sec, [] if arrays else {})
+        if arrays:
             if not isinstance(tables, list):
-                raise err(sec, "players are written as [[players]] tables, one per player")
-            named = [(f"players[{i}]", t) for i, t in enumerate(tables)]
+                raise err(sec, f"{sec} are written as [[{sec}]] tables, one each")
+            named = [(f"{sec}[{i}]", t) for i, t in enumerate(tables)]
         else:
             if not isinstance(tables, dict):
                 raise err(sec, f"[{sec}] must be a table")
@@ -247,8 +273,11 @@ def load_session(path, base_dir: Path | None = None) -> Session:
     start = get(f, "film", "start", str, None)
     if start is not None:
         _check_position(start, lambda m: err("film.start", m))
+    switch = get(f, "film", "switch", str, "end")
+    if switch not in ("end", "now"):
+        raise err("film.switch", f"{switch!r}: valid: 'end' (at the end of the current pass) or 'now'")
     film = FilmConfig(fpath, loop_in, loop_out, get(f, "film", "sound", bool, False), start,
-                      get(f, "film", "drop_frame", bool, False))
+                      get(f, "film", "drop_frame", bool, False), switch)
 
     # [display]
     d = data.get("display", {})
@@ -343,7 +372,47 @@ def load_session(path, base_dir: Path | None = None) -> Session:
         players.append(PlayerConfig(name, colour, ch, notes["lowest"], notes["highest"],
                                     _line_of(lines, pre), midi.strip() if midi else None, mch, float(bend)))
     control = _control(data.get("control", {}), err, get)
-    return Session(path, film, display, audio, players, control, lines)
+    cues = _cues(data.get("cues", []), err, get)
+    from_film = not cues
+    if from_film:
+        cues = [CueConfig("loop", film.loop_in, film.loop_out)]
+    return Session(path, film, display, audio, players, control, cues, from_film, lines)
+
+
+def _cues(cues, err, get):
+    out = []
+    names = set()
+    for i, c in enumerate(cues):
+        pre = f"cues[{i}]"
+        name = get(c, pre, "name", str, f"cue {i + 1}")
+        if name in names:
+            raise err(f"{pre}.name", f"two cues are called {name!r}")
+        names.add(name)
+        if "in" not in c or "out" not in c:
+            raise err(pre, f"cue {name!r} needs 'in' and 'out' (timecode or seconds)")
+        for k in ("in", "out"):
+            v = get(c, pre, k, (str, int, float))
+            _check_position(v, lambda m, k=k, pre=pre: err(f"{pre}.{k}", m))
+        hits = []
+        for j, h in enumerate(c.get("hits", [])):
+            hp = f"{pre}.hits[{j}]"
+            for k in h:
+                if k not in _HIT_KEYS:
+                    raise err(f"{hp}.{k}", f"unknown key; valid keys in [[cues.hits]]: {', '.join(sorted(_HIT_KEYS))}")
+            t = get(h, hp, "time", (str, int, float), required=True)
+            _check_position(t, lambda m, hp=hp: err(f"{hp}.time", m))
+            ckey = "colour" if "colour" in h else "color"
+            try:
+                colour = parse_colour(h[ckey]) if ckey in h else (255, 255, 255)
+            except ValueError as e:
+                raise err(f"{hp}.{ckey}", str(e)) from None
+            streamer = get(h, hp, "streamer", (int, float), 2.5)
+            if not 0.5 <= streamer <= 10:
+                raise err(f"{hp}.streamer", f"seconds for the streamer to cross, 0.5-10 (2-3.33 is usual), got {streamer}")
+            hits.append(HitConfig(t, get(h, hp, "label", str, ""), colour, float(streamer),
+                                  get(h, hp, "punch", bool, True)))
+        out.append(CueConfig(name, c["in"], c["out"], hits))
+    return out
 
 
 def _address(value, key, err, default_host="127.0.0.1"):

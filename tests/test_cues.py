@@ -1,0 +1,158 @@
+"""Cues: named loops switched live, at the end of the pass or at once, without a stall; hit
+points with streamers and punches; the count-off; bad cues named with their values."""
+
+import subprocess
+import time
+from fractions import Fraction
+
+import pygame
+import pytest
+
+from stage.audio.state import InputStatus
+from stage.film.clock import FilmClock
+from stage.film.decoder import FilmDecoder, FilmPlayer, probe
+from stage.film.synth import make_numbered_clip, read_number
+from stage.render.app import StageApp, ViewOptions
+from stage.runtime import Cue, Hit, open_film
+from stage.session import SessionError, load_session
+
+from .conftest import stage_cmd
+from .test_film import FakeTime
+
+
+def make_app(info, cues, t, switch="end"):
+    def factory(size, seq, loop):
+        return FilmPlayer(FilmDecoder(info, loop[0], loop[1], size, start_seq=seq).start())
+    app = StageApp([], [], InputStatus(), film_clock=FilmClock(t), film_info=info, loop=cues[0].loop,
+                   options=ViewOptions(size=(640, 360), fullscreen=False, headless=True), clock=t,
+                   cues=cues, switch=switch, film_factory=factory)
+    app.film = factory((app.film_rect[2], app.film_rect[3]), 0, cues[0].loop)
+    app.film.decoder.head_ready.wait(10)
+    return app
+
+
+def shown(app):
+    x, y, w, h = app.film_rect
+    px = pygame.surfarray.array3d(app.screen).swapaxes(0, 1)[y:y + h, x:x + w]
+    return read_number(px[..., ::-1])
+
+
+def run_frames(app, t, n, fps=60):
+    out = []
+    for _ in range(n):
+        t.t += 1.0 / fps
+        t0 = time.monotonic()
+        app.draw_film()
+        assert time.monotonic() - t0 < 0.05             # a draw never waits on the decoder
+        out.append(shown(app))
+        time.sleep(0.003)
+    return out
+
+
+def test_a_cue_takes_over_at_the_end_of_the_pass_seamlessly(clip_dir):
+    info = probe(make_numbered_clip(clip_dir / "cues.mp4", 200, size=(320, 180), gop=48))
+    t = FakeTime()
+    cues = [Cue("A", (10, 40), []), Cue("B", (100, 130), [])]
+    app = make_app(info, cues, t)
+    try:
+        first = run_frames(app, t, 30)                   # half a second into A (frames 10..)
+        app.key(pygame.K_2)                              # cue 2, at the end of the pass
+        rest = run_frames(app, t, 120)
+        numbers = [n for i, n in enumerate(first + rest) if i == 0 or n != (first + rest)[i - 1]]
+        switch = numbers.index(100)
+        assert numbers[:switch] == list(range(10, 40))   # all of A's pass, to its last frame
+        assert numbers[switch:switch + 30] == list(range(100, 130))   # then B from its first
+        assert app.cue_index == 1 and app.loop == (100, 130)
+    finally:
+        app.film.decoder.stop()
+        app.close()
+
+
+def test_a_cue_at_once_and_the_count_off_and_streamer(clip_dir):
+    info = probe(make_numbered_clip(clip_dir / "cues2.mp4", 200, size=(320, 180)))
+    t = FakeTime()
+    hit = Hit(130, "door", (255, 40, 40), 2.0, True)
+    cues = [Cue("A", (0, 96), []), Cue("B", (100, 196), [hit])]
+    app = make_app(info, cues, t)
+    try:
+        run_frames(app, t, 10)
+        app.key(pygame.K_2, pygame.KMOD_SHIFT)           # shift: at once
+        deadline = time.monotonic() + 5
+        while app.cue_index != 1 and time.monotonic() < deadline:
+            run_frames(app, t, 1)
+        assert app.cue_index == 1
+        assert 100 <= shown(app) < 110
+        # streamer: 1 s before the hit (frame 130 = 1.25 s into B) it is halfway across
+        app.film_clock.restart(0.25)
+        app.film_clock.pause()
+        app.screen.fill((0, 0, 0))
+        app.draw_hits(app.clock())
+        row = pygame.surfarray.array3d(app.screen)[:, 100]
+        red = [x for x in range(640) if tuple(row[x]) == (255, 40, 40)]
+        assert red and abs((min(red) + max(red)) / 2 - 320) <= 8
+        # punch at the hit frame
+        app.film_clock.restart(30 / 24)
+        app.screen.fill((0, 0, 0))
+        app.draw_hits(app.clock())
+        assert tuple(app.screen.get_at((320 + 40, 180))[:3]) == (255, 40, 40)
+        # count-off in the last two seconds of the pass: a bar across the top, shorter as it ends
+        app.film_clock.play()
+        app.film_clock.restart(96 / 24 - 1.0)
+        app.screen.fill((0, 0, 0))
+        app.draw_hits(app.clock())
+        top = pygame.surfarray.array3d(app.screen)[:, 3]
+        lit = sum(1 for x in range(640) if top[x].max() > 100)
+        assert 300 <= lit <= 340                          # 1 s left of 2: half the width
+    finally:
+        app.film.decoder.stop()
+        app.close()
+
+
+CUES = """
+[film]
+file = "{film}"
+
+[[cues]]
+name = "1M1"
+in = "00:00:01:00"
+out = "00:00:03:00"
+
+[[cues.hits]]
+time = "{hit}"
+label = "door"
+
+[[cues]]
+name = "1M2"
+in = "{in2}"
+out = "{out2}"
+
+[[players]]
+name = "A"
+midi = "x"
+"""
+
+
+@pytest.mark.parametrize("hit,in2,out2,line,key,says", [
+    ("00:00:04:00", "00:00:05:00", "00:00:06:00", 11, "cues[0].hits[0].time", "outside the cue's loop"),
+    ("00:00:02:00", "00:00:02:12", "00:00:06:00", 16, "cues[1].in", "overlaps cue '1M1'"),
+    ("00:00:02:00", "00:00:05:00", "00:00:20:00", 17, "cues[1].out", "past the end of the film"),
+    ("00:00:02:30", "00:00:05:00", "00:00:06:00", 11, "cues[0].hits[0].time", "frames run 00-23"),
+])
+def test_bad_cues_are_named_with_their_values(clip_dir, tmp_path, hit, in2, out2, line, key, says):
+    film = make_numbered_clip(clip_dir / "c.mp4", 240, size=(160, 90))
+    p = tmp_path / "s.toml"
+    p.write_text(CUES.format(film=film, hit=hit, in2=in2, out2=out2))
+    with pytest.raises(SessionError) as e:
+        open_film(load_session(p))
+    assert e.value.line == line and e.value.key == key and says in str(e.value)
+    r = subprocess.run(stage_cmd("check", p), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and f"{p}:{line}: {key}:" in r.stderr
+
+
+def test_good_cues_resolve_to_frames(clip_dir, tmp_path):
+    film = make_numbered_clip(clip_dir / "c.mp4", 240, size=(160, 90), fps=Fraction(24))
+    p = tmp_path / "s.toml"
+    p.write_text(CUES.format(film=film, hit="00:00:02:12", in2="00:00:05:00", out2="00:00:06:12"))
+    f = open_film(load_session(p))
+    assert [(c.name, c.loop) for c in f.cues] == [("1M1", (24, 72)), ("1M2", (120, 156))]
+    assert f.cues[0].hits[0].frame == 60 and f.cues[0].hits[0].label == "door"
