@@ -51,10 +51,15 @@ def main(argv=None) -> int:
     p.add_argument("--lowest", default="E1", help="lowest note of the instrument (default E1)")
     p.add_argument("--highest", default="C8", help="highest note of the instrument (default C8)")
     p.add_argument("--hop", type=int, default=256)
+    p = sub.add_parser("cuts", help="find the scene cuts in a film; print them or add them to a session's cues")
+    p.add_argument("film", type=Path)
+    p.add_argument("--session", type=Path, default=None,
+                   help="add the cuts as hit points to the cues whose loops hold them (and use its timecode)")
+    p.add_argument("--cue", type=int, default=None, help="only into this cue (from 1)")
     args = ap.parse_args(argv)
     try:
         return {"demo": cmd_demo, "run": cmd_run, "devices": cmd_devices, "check": cmd_check,
-                "analyze": cmd_analyze}[args.cmd](args)
+                "analyze": cmd_analyze, "cuts": cmd_cuts}[args.cmd](args)
     except KeyboardInterrupt:
         return 130
     except Exception as e:
@@ -229,6 +234,47 @@ def cmd_analyze(args) -> int:
     finally:
         if out is not sys.stdout:
             out.close()
+    return 0
+
+
+def cmd_cuts(args) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .film.cuts import detect_cuts, write_hits
+    from .film.decoder import probe
+    from .film.timecode import TimecodeFormat
+    session = film = None
+    if args.session is not None:
+        from .runtime import open_film
+        session = _load(args.session)
+        film = open_film(session)
+        if session.cues_from_film:
+            print(f"stage: {args.session} has no [[cues]] to add hit points to; add one (name, in, out) "
+                  f"and run again", file=sys.stderr)
+            return 2
+        if args.cue is not None and not 1 <= args.cue <= len(film.cues):
+            print(f"stage: --cue must be 1-{len(film.cues)} ({args.session} has {len(film.cues)} cues)",
+                  file=sys.stderr)
+            return 2
+    info = probe(args.film)
+    tc = film.tc if film is not None else TimecodeFormat(info.fps)
+    with Progress(TextColumn("finding cuts"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
+                  TimeRemainingColumn(), transient=True, console=None) as bar:
+        task = bar.add_task("cuts", total=info.frames)
+        cuts, fps = detect_cuts(args.film, progress=lambda done, total: bar.update(task, completed=done))
+    by_cue: dict[int, list[str]] = {}
+    for frame in cuts:
+        where = ""
+        if film is not None:
+            for i, cue in enumerate(film.cues):
+                if cue.loop[0] <= frame < cue.loop[1] and (args.cue is None or args.cue == i + 1):
+                    by_cue.setdefault(i, []).append(tc.label(frame))
+                    where = f"  -> cue {i + 1} {cue.name}"
+        print(f"{tc.label(frame)}  frame {frame}  {frame / fps:8.3f} s{where}")
+    print(f"{len(cuts)} cuts in {info.frames} frames", file=sys.stderr)
+    if session is not None:
+        n = write_hits(args.session, by_cue)
+        print(f"added {n} hit point(s) to {args.session}", file=sys.stderr)
     return 0
 
 

@@ -80,3 +80,48 @@ def make_numbered_clip(path, frames: int, fps=Fraction(24), size=(320, 180), gop
             for p in a.encode():
                 out.mux(p)
     return path
+
+
+def scene_frame(scene: int, t: int, width: int, height: int, rng_seed: int = 0) -> np.ndarray:
+    """Frame t of scene ``scene``: blobs of its own colours drifting over a gradient, with grain."""
+    r = np.random.default_rng(rng_seed * 1000 + scene)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = r.uniform(20, 200, 3)
+    tilt = r.uniform(-0.6, 0.6, 3)
+    img = base[None, None, :] + tilt[None, None, :] * (xx[..., None] - width / 2) * 255 / width
+    for _ in range(4):
+        cx, cy = r.uniform(0, width), r.uniform(0, height)
+        vx, vy = r.uniform(-2, 2, 2)
+        rad = r.uniform(0.08, 0.25) * width
+        col = r.uniform(0, 255, 3)
+        d2 = ((xx - cx - vx * t) ** 2 + (yy - cy - vy * t) ** 2) / rad ** 2
+        img += (np.exp(-d2)[..., None] * (col - img)) * 0.8
+    img += np.random.default_rng(t + scene * 7919).normal(0, 4, (height, width, 1))
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def make_scene_clip(path, frames: int, cuts: list[int], flashes: list[int] = (), fps=Fraction(24),
+                    size=(320, 180), seed: int = 0) -> Path:
+    """A clip of scenes changing at ``cuts`` (frame numbers), with 2-frame flashes (a lamp, a
+    lightning strike: not cuts) at ``flashes``."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=Fraction(fps))
+        s.width, s.height = size
+        s.pix_fmt = "yuv420p"
+        s.options = {"crf": "23", "g": "48", "preset": "veryfast"}
+        scene, start = 0, 0
+        for i in range(frames):
+            if i in cuts:
+                scene, start = scene + 1, i
+            img = scene_frame(scene, i - start, *size, rng_seed=seed)
+            if any(f <= i < f + 2 for f in flashes):
+                img = np.clip(img.astype(np.int16) * 2 + 60, 0, 255).astype(np.uint8)
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = i
+            f.time_base = 1 / Fraction(fps)
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    return path
