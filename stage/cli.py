@@ -82,7 +82,8 @@ def _options(session, args):
     d = session.display
     return ViewOptions(size=args.size or d.size, fullscreen=d.fullscreen and not args.windowed,
                        screen=d.screen, fps=d.fps, vsync=d.vsync, headless=args.headless, hud=args.hud,
-                       timecode=d.timecode, timecode_size=d.timecode_size, feet_frames=d.feet_frames)
+                       timecode=d.timecode, timecode_size=d.timecode_size, feet_frames=d.feet_frames,
+                       latency_ms=d.latency_ms, analysis_offset_ms=d.analysis_offset_ms)
 
 
 def _perform(session, args) -> int:

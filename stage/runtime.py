@@ -21,6 +21,8 @@ class Hit:
     colour: tuple
     streamer: float              # seconds
     punch: bool
+    flutter: int = 0             # beats of flutter leading into the hit
+    tempo: float = 120.0         # their tempo, beats a minute
 
 
 @dataclass
@@ -77,7 +79,7 @@ def resolve_cues(session, info, tc) -> list[Cue]:
                 raise session.error(f"{pre}.hits[{j}].time",
                                     f"cue {c.name!r}: hit {h.label or h.time!r} at {tc.label(frame)} is outside "
                                     f"the cue's loop {tc.label(loop[0])}-{tc.label(loop[1])}")
-            hits.append(Hit(frame, h.label, h.colour, h.streamer, h.punch))
+            hits.append(Hit(frame, h.label, h.colour, h.streamer, h.punch, h.flutter, h.tempo))
         for other in cues:
             if loop[0] < other.loop[1] and other.loop[0] < loop[1]:
                 raise session.error(f"{pre}.in", f"cue {c.name!r} ({tc.label(loop[0])}-{tc.label(loop[1])}) overlaps "

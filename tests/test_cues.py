@@ -1,6 +1,7 @@
 """Cues: named loops switched live, at the end of the pass or at once, without a stall; hit
 points with streamers and punches; the count-off; bad cues named with their values."""
 
+import os
 import subprocess
 import time
 from fractions import Fraction
@@ -156,3 +157,63 @@ def test_good_cues_resolve_to_frames(clip_dir, tmp_path):
     f = open_film(load_session(p))
     assert [(c.name, c.loop) for c in f.cues] == [("1M1", (24, 72)), ("1M2", (120, 156))]
     assert f.cues[0].hits[0].frame == 60 and f.cues[0].hits[0].label == "door"
+
+
+def test_with_lanes_the_streamer_arrives_at_now_and_flutters_beat(clip_dir):
+    from stage.audio.state import PlayerFeed
+    from stage.session.model import PlayerConfig
+    info = probe(make_numbered_clip(clip_dir / "cues3.mp4", 100, size=(320, 180)))
+    t = FakeTime()
+    hit = Hit(60, "", (40, 255, 40), 2.0, True, flutter=4, tempo=120)
+    cues = [Cue("A", (0, 96), [hit])]
+
+    def factory(size, seq, loop):
+        return FilmPlayer(FilmDecoder(info, loop[0], loop[1], size, start_seq=seq).start())
+    app = StageApp([PlayerConfig("P", (255, 0, 0), 1, 40, 80)], [PlayerFeed("P")],
+                   InputStatus(), film_clock=FilmClock(t), film_info=info, loop=(0, 96), clock=t, cues=cues,
+                   options=ViewOptions(size=(640, 360), fullscreen=False, headless=True), film_factory=factory)
+    app.film = factory((app.film_rect[2], app.film_rect[3]), 0, (0, 96))
+    try:
+        app.film_clock.pause()
+        for before, x_expected in ((0.5, app.now_x * 0.75), (0.02, app.now_x * 0.99)):
+            app.film_clock.restart(60 / 24 - before)
+            app.screen.fill((0, 0, 0))
+            app.draw_hits(app.clock())
+            row = pygame.surfarray.array3d(app.screen)[:, 200]
+            green = [x for x in range(640) if tuple(row[x]) == (40, 255, 40)]
+            assert green and abs((min(green) + max(green)) / 2 - x_expected) <= 8
+            assert max(green) < app.now_x + 8                # never past the players' "now"
+        # flutters: a flash on each of the last 4 beats (0.5 s apart), dark between them
+        flashes = []
+        for k in range(48):
+            app.film_clock.restart(60 / 24 - 2.0 + k / 24)
+            app.screen.fill((0, 0, 0))
+            app.draw_hits(app.clock())
+            flashes.append(tuple(app.screen.get_at((app.now_x - 20, 2))[:3]) == (40, 255, 40))   # off the streamer
+        lit = [k for k, f in enumerate(flashes) if f and k < 44]   # (then the streamer itself gets there)
+        assert {k // 12 for k in lit} == {0, 1, 2, 3} and all(k % 12 in (0, 1) for k in lit), str(lit)
+    finally:
+        app.film.decoder.stop()
+        app.close()
+
+
+def test_the_projectors_delay_is_made_up(tmp_path):
+    import json
+
+    from .conftest import ROOT
+    film = make_numbered_clip(tmp_path / "f.mp4", 240, size=(160, 90))
+    session = tmp_path / "s.toml"
+    session.write_text(f'[film]\nfile = "{film}"\n\n[display]\nlatency_ms = 500\n\n[[players]]\nname = "A"\nmidi = "x"\n')
+    trace = tmp_path / "t.jsonl"
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", JACK_DEFAULT_SERVER="stage-none")
+    session.write_text(session.read_text().replace('[[players]]\nname = "A"\nmidi = "x"\n',
+                                                   f'[audio]\nfile = "{ROOT / "assets" / "demo_performance.flac"}"\n\n'
+                                                   '[[players]]\nname = "A"\nchannel = 1\n'))
+    r = subprocess.run(stage_cmd("run", session, "--headless", "--seconds", 1.5, "--trace", trace, "--silent"),
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    frames = [json.loads(x) for x in trace.read_text().splitlines()]
+    t0 = frames[0]["t_present"]
+    late = [(f["t_present"] - t0, f["film"]["frame"]) for f in frames[30:]]
+    # each frame shows the film half a second ahead of the clock (give or take a frame)
+    assert all(abs(frame - (t + 0.5) * 24) <= 2 for t, frame in late), late[:5]

@@ -42,6 +42,8 @@ class ViewOptions:
     timecode: str = "off"            # burned-in timecode window: off, top-left, top-right, bottom-left, bottom-right
     timecode_size: float = 1.0
     feet_frames: bool = False
+    latency_ms: float = 0.0          # the projector's delay: the picture is drawn this far ahead
+    analysis_offset_ms: float = 0.0  # shifts the players' lines along time
 
 
 class TraceWriter:
@@ -464,9 +466,21 @@ class StageApp:
             dt = t_hit - p
             if dt < -0.2:
                 dt += length_s                           # the hit of the next pass
-            if 0 < dt <= h.streamer:                     # streamer: left edge to the hit, right edge at the hit
-                x = int((1.0 - dt / h.streamer) * (sw - 1))
+            if 0 < dt <= h.streamer:
+                # streamer: from the left edge to the hit; with lanes it arrives at their "now"
+                # line, so in every lane the player sees the hit coming toward the present
+                end = self.now_x if self.lanes else sw - 1
+                x = int((1.0 - dt / h.streamer) * end)
                 pygame.draw.rect(self.screen, h.colour, (x - 6, 0, 12, sh))
+                if h.label:
+                    img = self.text.render(h.label, int(36 * self.scale), h.colour)
+                    self.screen.blit(img, (x + 10, int(40 * self.scale)))
+                if h.flutter:                            # flutters: a flash on each of the last beats
+                    beat = 60.0 / h.tempo
+                    since_beat = (-dt) % beat            # beats fall at dt = n * beat before the hit
+                    if dt <= h.flutter * beat + 1e-6 and since_beat < 1.5 / fps:
+                        pygame.draw.rect(self.screen, h.colour, (0, 0, end, max(6, int(10 * self.scale))))
+                        pygame.draw.rect(self.screen, h.colour, (0, sh - max(6, int(10 * self.scale)), end, sh))
             elif h.punch and -3.0 / fps < dt <= 0:        # punch: three frames from the hit
                 r = int(min(sw, sh) * 0.18)
                 pygame.draw.circle(self.screen, h.colour, (sw // 2, sh // 2), r)
@@ -554,13 +568,15 @@ class StageApp:
                 t_begin = self.clock()
                 self.handle_events()
                 self.apply_controls()
-                self.draw_film(lookahead=max(0.0, deadline - t_begin) if pacing else 0.0)
+                ahead = self.opt.latency_ms / 1000.0          # the projector shows it this much later
+                self.draw_film(lookahead=(max(0.0, deadline - t_begin) if pacing else 0.0) + ahead)
                 t_film = self.clock()
                 if pacing:
                     _clock.sleep_until(deadline - budget(lane_times, period / 4), self.clock)
                 t_lanes = self.clock()
-                drawn = self.draw_lanes(deadline if pacing else t_lanes)   # as of when it is shown
-                self.draw_hits(deadline if pacing else t_lanes)
+                shown_at = deadline if pacing else t_lanes              # as of when it is shown
+                drawn = self.draw_lanes(shown_at + self.opt.analysis_offset_ms / 1000.0)
+                self.draw_hits(shown_at + ahead)
                 if self.opt.timecode != "off":
                     self.draw_timecode()
                 if self.blackout:                       # the lanes still follow underneath

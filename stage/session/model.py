@@ -39,13 +39,14 @@ DEFAULT_COLOURS = ("amber", "cyan", "magenta", "green", "orange", "violet", "yel
 
 _SECTIONS = {
     "film": {"file", "in", "out", "sound", "start", "drop_frame", "switch"},
-    "display": {"screen", "fullscreen", "size", "fps", "vsync", "timecode", "timecode_size", "feet_frames"},
+    "display": {"screen", "fullscreen", "size", "fps", "vsync", "timecode", "timecode_size", "feet_frames",
+                "latency_ms", "analysis_offset_ms"},
     "audio": {"input", "samplerate", "blocksize", "hop", "file", "output"},
     "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range"},
     "control": {"midi", "osc_listen", "osc_send", "map"},
     "cues": {"name", "in", "out", "hits"},
 }
-_HIT_KEYS = {"time", "label", "colour", "color", "streamer", "punch"}
+_HIT_KEYS = {"time", "label", "colour", "color", "streamer", "punch", "flutter", "tempo"}
 _MAP_KEYS = {"action", "cc", "note", "channel", "arg"}
 
 
@@ -79,6 +80,8 @@ class DisplayConfig:
     timecode: str = "off"        # burned-in timecode window: off, top-left, top-right, bottom-left, bottom-right
     timecode_size: float = 1.0
     feet_frames: bool = False    # also show 35 mm feet+frames
+    latency_ms: float = 0.0      # the projector's own delay: picture and its overlays are drawn this much ahead
+    analysis_offset_ms: float = 0.0   # moves the players' lines along time (positive: later)
 
 
 TIMECODE_PLACES = ("off", "top-left", "top-right", "bottom-left", "bottom-right")
@@ -118,6 +121,8 @@ class HitConfig:
     colour: tuple[int, int, int] = (255, 255, 255)
     streamer: float = 2.5        # seconds the streamer takes to cross the screen
     punch: bool = True
+    flutter: int = 0             # beats of flutter (flashes on the beat) leading into the hit
+    tempo: float = 120.0         # beats a minute, for the flutters
 
 
 @dataclass
@@ -298,9 +303,15 @@ def load_session(path, base_dir: Path | None = None) -> Session:
     tsize = get(d, "display", "timecode_size", (int, float), 1.0)
     if not 0.25 <= tsize <= 4:
         raise err("display.timecode_size", f"a scale from 0.25 to 4, got {tsize}")
+    latency = get(d, "display", "latency_ms", (int, float), 0.0)
+    if not 0 <= latency <= 1000:
+        raise err("display.latency_ms", f"the projector's delay in milliseconds, 0-1000, got {latency}")
+    aoff = get(d, "display", "analysis_offset_ms", (int, float), 0.0)
+    if not -500 <= aoff <= 500:
+        raise err("display.analysis_offset_ms", f"milliseconds, -500 to 500, got {aoff}")
     display = DisplayConfig(screen, get(d, "display", "fullscreen", bool, True), size, fps,
                             get(d, "display", "vsync", bool, True), place, float(tsize),
-                            get(d, "display", "feet_frames", bool, False))
+                            get(d, "display", "feet_frames", bool, False), float(latency), float(aoff))
 
     # [audio]
     a = data.get("audio", {})
@@ -409,8 +420,14 @@ def _cues(cues, err, get):
             streamer = get(h, hp, "streamer", (int, float), 2.5)
             if not 0.5 <= streamer <= 10:
                 raise err(f"{hp}.streamer", f"seconds for the streamer to cross, 0.5-10 (2-3.33 is usual), got {streamer}")
+            flutter = get(h, hp, "flutter", int, 0)
+            if not 0 <= flutter <= 16:
+                raise err(f"{hp}.flutter", f"beats of flutter before the hit, 0-16, got {flutter}")
+            tempo = get(h, hp, "tempo", (int, float), 120.0)
+            if not 20 <= tempo <= 400:
+                raise err(f"{hp}.tempo", f"beats a minute, 20-400, got {tempo}")
             hits.append(HitConfig(t, get(h, hp, "label", str, ""), colour, float(streamer),
-                                  get(h, hp, "punch", bool, True)))
+                                  get(h, hp, "punch", bool, True), flutter, float(tempo)))
         out.append(CueConfig(name, c["in"], c["out"], hits))
     return out
 
