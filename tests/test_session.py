@@ -73,7 +73,7 @@ def test_a_good_session(write):
     ("fullscreen = false", "fullscreen = \"no\"", 8, "display.fullscreen", "true or false"),
     ("size = [1920, 1080]", "size = [1920]", 9, "display.size", "[width, height]"),
     ('highest = "G3"', 'highest = "C1"', 27, "players[1].highest", "above lowest"),
-    ("screen = 1", "scren = 1", 7, "display.scren", "valid keys in [display]: feet_frames, fps, fullscreen, screen"),
+    ("screen = 1", "scren = 1", 7, "display.scren", "valid keys in [display]: analysis_offset_ms, feet_frames, fps"),
     ('name = "Bass"', 'name = "Trumpet"', 24, "players[1].name", "two players are called"),
 ])
 def test_errors_name_file_line_key_and_choices(write, old, new, line, key, says):
