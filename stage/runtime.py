@@ -146,13 +146,23 @@ class Performance:
             from .control.midi import DEFAULT_MAP, MidiControl, append_mapping
             self.midi_control = MidiControl(ctl.maps or DEFAULT_MAP, self.controls, f"midi {ctl.midi}",
                                             on_learn=lambda m: append_mapping(session.path, m))
-        self.midi = open_midi_inputs(players, self.feeds, self.midi_control, ctl.midi, clock)
+        listeners = [(ctl.midi, self.midi_control)] if self.midi_control else []
+        self.mtc_reader = self.chase = self.mtc_sender = None
+        sync = session.sync
+        if sync.mtc_in:
+            from .midi.mtc import MtcChase, MtcReader
+            self.mtc_reader = MtcReader()
+            self.chase = MtcChase(self.mtc_reader, self.film.info.fps, self.film.loop[0], sync.mtc_rate)
+            listeners.append((sync.mtc_in, self.mtc_reader))
+        self.midi = open_midi_inputs(players, self.feeds, listeners, clock)
         for m in self.midi:                 # a port that is not there: say so before the screen opens
             try:
                 find_port(m.spec)
             except MidiPortError as e:
                 i = next((i for i, p in enumerate(players) if p.midi == m.spec), None)
-                raise session.error(f"players[{i}].midi" if i is not None else "control.midi", str(e)) from None
+                key = f"players[{i}].midi" if i is not None else ("sync.mtc_in" if m.spec == sync.mtc_in
+                                                                  else "control.midi")
+                raise session.error(key, str(e)) from None
         self.osc_in = self.osc_out = None
         if ctl.osc_listen:
             from .control.osc import OscControl
@@ -171,7 +181,7 @@ class Performance:
                             timecode=self.film.tc, cues=self.film.cues, switch=session.film.switch,
                             options=options, clock=clock, trace_path=trace_path,
                             analysis=self.analysis, film_factory=self._refilm, midi_inputs=self.midi,
-                            controls=self.controls, midi_control=self.midi_control,
+                            controls=self.controls, midi_control=self.midi_control, chase=self.chase,
                             osc=(self.osc_in, self.osc_out) if (self.osc_in or self.osc_out) else None)
         x, y, w, h = fit_rect(self.film.info.aspect, self.app.size)
         self.player = start_film(self.film, (w, h))
@@ -218,11 +228,19 @@ class Performance:
                 raise self.session.error(key, str(e)) from None
         for m in self.midi:
             m.start()
+        if self.session.sync.mtc_out:
+            from .midi.inputs import open_virtual_output
+            from .midi.mtc import MtcSender
+            out = open_virtual_output(self.session.sync.mtc_out)
+            self.mtc_sender = MtcSender(out, self.film_clock, self.film.info.fps, self.film.loop[0],
+                                        self.film.tc.start).start()
+            self.app.mtc_sender = self.mtc_sender
         for o in (self.osc_in, self.osc_out):
             if o is not None:
                 o.start()
         self.film_clock.restart(0.0)
-        self.film_clock.play()
+        if self.chase is None:              # chasing MTC, the film waits for the code
+            self.film_clock.play()
         try:
             return self.app.run(seconds, snapshot)
         finally:
@@ -233,7 +251,7 @@ class Performance:
             self.sound.stop()
         for m in self.midi:
             m.stop()
-        for o in (self.osc_in, self.osc_out):
+        for o in (self.osc_in, self.osc_out, self.mtc_sender):
             if o is not None:
                 o.stop()
         if self.source is not None:

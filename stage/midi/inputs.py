@@ -76,7 +76,8 @@ class MidiInput:
         api, _, _ = find_port(self.spec)          # MidiPortError names the ports there are
         with quiet_stderr():
             self._midi = rtmidi.MidiIn(api, name="stage")
-        self._midi.ignore_types(sysex=True, timing=True, active_sense=True)
+        # MTC comes as quarter frames (a "timing" message to rtmidi) and SysEx: let both through
+        self._midi.ignore_types(sysex=False, timing=False, active_sense=True)
         self._connect()
         self._watch.start()
         return self
@@ -123,13 +124,26 @@ class MidiInput:
         self.state = "closed"
 
 
-def open_midi_inputs(players, feeds, control=None, control_port=None, clock=_clock.now) -> list[MidiInput]:
-    """One MidiInput per distinct port, feeding the MIDI players on it (and the MIDI control,
-    when the control port is one of them or a port of its own)."""
+def open_midi_inputs(players, feeds, listeners=(), clock=_clock.now) -> list[MidiInput]:
+    """One MidiInput per distinct port, feeding the MIDI players on it and the other
+    ``listeners`` ((port, listener): the MIDI control, an MTC reader) on theirs."""
     by_port: dict[str, list] = {}
     for p, f in zip(players, feeds):
         if p.is_midi:
             by_port.setdefault(p.midi, []).append(f)
-    if control is not None and control_port:
-        by_port.setdefault(control_port, []).append(control)
+    for port, listener in listeners:
+        by_port.setdefault(port, []).append(listener)
     return [MidiInput(spec, fs, clock) for spec, fs in by_port.items()]
+
+
+def open_virtual_output(name: str):
+    """A MIDI output port of stage's own (for MTC out), on the first API that gives one."""
+    for api in _apis():
+        try:
+            with quiet_stderr():
+                out = rtmidi.MidiOut(api, name="stage")
+                out.open_virtual_port(name)
+            return out
+        except Exception:
+            continue
+    raise MidiPortError(f"no MIDI system would give an output port named {name!r}")

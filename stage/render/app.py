@@ -91,7 +91,8 @@ class StageApp:
     def __init__(self, players, feeds, source_status, film=None, film_clock=None, film_info=None,
                  loop=(0, 1), options: ViewOptions = ViewOptions(), clock=_clock.now,
                  trace_path=None, analysis=None, film_factory=None, on_key=None, midi_inputs=(),
-                 controls=None, osc=None, midi_control=None, timecode=None, cues=None, switch="end"):
+                 controls=None, osc=None, midi_control=None, timecode=None, cues=None, switch="end",
+                 chase=None):
         self.players, self.feeds, self.source_status = players, feeds, source_status
         self.film, self.film_clock, self.film_info, self.loop = film, film_clock, film_info, loop
         self.tc = timecode or TimecodeFormat(film_info.fps if film_info else Fraction(24))
@@ -103,6 +104,8 @@ class StageApp:
         self.controls = controls if controls is not None else ControlQueue(clock)
         self.osc = osc                             # (OscControl or None, OscOut or None)
         self.midi_control = midi_control           # for MIDI learn (L)
+        self.chase = chase                         # MTC chase: keeps the film clock on a DAW's code
+        self.mtc_sender = None
         self.blackout = False
         self.cues = list(cues or [])
         self.cue_index = 0
@@ -431,6 +434,13 @@ class StageApp:
             if out is not None:
                 parts.append(f"OSC out sent {out.sent}")
             lines.append(("   ".join(parts), 0.8, (220, 220, 220)))
+        if self.chase is not None:
+            r = self.chase.reader
+            lines.append((f"MTC in: {self.chase.state}  error {self.chase.last_error_frames:+.2f} fr  "
+                          f"locks {self.chase.locks}  cycles {r.cycles}", 0.8,
+                          (120, 255, 160) if self.chase.state == "locked" else (255, 200, 90)))
+        if self.mtc_sender is not None:
+            lines.append((f"MTC out: quarter frames sent {self.mtc_sender.sent}", 0.8, (220, 220, 220)))
         mc = self.midi_control
         if mc is not None and (mc.learn or mc.learned):
             text = (f"MIDI LEARN: send a note or CC for '{mc.learn}'  (L: next action)" if mc.learn else
@@ -568,6 +578,8 @@ class StageApp:
                 t_begin = self.clock()
                 self.handle_events()
                 self.apply_controls()
+                if self.chase is not None:
+                    self.chase.update(self.film_clock, self.clock())
                 ahead = self.opt.latency_ms / 1000.0          # the projector shows it this much later
                 self.draw_film(lookahead=(max(0.0, deadline - t_begin) if pacing else 0.0) + ahead)
                 t_film = self.clock()

@@ -45,6 +45,7 @@ _SECTIONS = {
     "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range"},
     "control": {"midi", "osc_listen", "osc_send", "map"},
     "cues": {"name", "in", "out", "hits"},
+    "sync": {"mtc_in", "mtc_out", "mtc_rate"},
 }
 _HIT_KEYS = {"time", "label", "colour", "color", "streamer", "punch", "flutter", "tempo"}
 _MAP_KEYS = {"action", "cc", "note", "channel", "arg"}
@@ -142,6 +143,13 @@ class ControlConfig:
 
 
 @dataclass
+class SyncConfig:
+    mtc_in: str | None = None        # chase MTC from this MIDI input port (a DAW)
+    mtc_out: str | None = None       # send MTC on a MIDI output port of this name (stage as master)
+    mtc_rate: float | None = None    # treat incoming MTC as this rate (23.976 for a "24" code ...)
+
+
+@dataclass
 class Session:
     path: Path
     film: FilmConfig
@@ -151,6 +159,7 @@ class Session:
     control: ControlConfig = field(default_factory=ControlConfig)
     cues: list = field(default_factory=list)       # CueConfig; one from [film] in/out if none are given
     cues_from_film: bool = False                   # no [[cues]]: the one cue is [film] in/out
+    sync: SyncConfig = field(default_factory=SyncConfig)
     lines: dict = field(default_factory=dict, repr=False)
 
     def error(self, key: str, message: str) -> SessionError:
@@ -387,7 +396,13 @@ def load_session(path, base_dir: Path | None = None) -> Session:
     from_film = not cues
     if from_film:
         cues = [CueConfig("loop", film.loop_in, film.loop_out)]
-    return Session(path, film, display, audio, players, control, cues, from_film, lines)
+    y = data.get("sync", {})
+    rate = get(y, "sync", "mtc_rate", (int, float), None)
+    if rate is not None and not any(abs(rate - r) < 0.01 for r in (23.976, 24, 25, 29.97, 30)):
+        raise err("sync.mtc_rate", f"{rate} is not an MTC rate; valid: 23.976, 24, 25, 29.97, 30")
+    sync = SyncConfig(get(y, "sync", "mtc_in", str, None), get(y, "sync", "mtc_out", str, None),
+                      None if rate is None else float(rate))
+    return Session(path, film, display, audio, players, control, cues, from_film, sync, lines)
 
 
 def _cues(cues, err, get):

@@ -1,0 +1,188 @@
+"""MIDI time code: read (chase a DAW) and write (be the master).
+
+Quarter-frame messages (F1 0nnn dddd) carry a timecode in eight pieces over two frames; a
+full-frame SysEx (F0 7F 7F 01 01 hh mm ss ff F7) says where a locate landed. MTC cannot tell
+23.976 from 24 or 29.97 from 30: the rate it is "treated as" is a setting.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from .. import clock as _clock
+
+RATE_CODES = {24: 0, 25: 1, 29: 2, 30: 3}      # 29 = 29.97 drop-frame
+CODE_RATES = {0: 24, 1: 25, 2: 30, 3: 30}      # nominal frames a second for each code
+
+
+@dataclass(frozen=True)
+class Measurement:
+    t: float            # when (CLOCK_MONOTONIC_RAW)
+    frames: float       # the timecode then, in frames at the nominal rate (fractional)
+    nominal: int
+    full_frame: bool    # a locate (full-frame message) rather than running quarter frames
+
+
+def encode_pieces(frames: int, nominal: int, rate_code: int) -> list[int]:
+    """The eight quarter-frame data bytes for a timecode given as a frame count."""
+    f = frames % nominal
+    s = frames // nominal
+    h, m, sec = s // 3600 % 24, s // 60 % 60, s % 60
+    vals = [f & 0xF, f >> 4, sec & 0xF, sec >> 4, m & 0xF, m >> 4, h & 0xF, (h >> 4) | (rate_code << 1)]
+    return [(i << 4) | v for i, v in enumerate(vals)]
+
+
+def full_frame(frames: int, nominal: int, rate_code: int) -> list[int]:
+    f = frames % nominal
+    s = frames // nominal
+    return [0xF0, 0x7F, 0x7F, 0x01, 0x01, (rate_code << 5) | (s // 3600 % 24), s // 60 % 60, s % 60, f, 0xF7]
+
+
+class MtcReader:
+    """Takes MIDI messages (like a player's feed does); publishes the newest Measurement in
+    ``latest`` (one immutable object: the draw loop reads it without waiting)."""
+
+    def __init__(self):
+        self.latest: Measurement | None = None
+        self.connected = False
+        self.cycles = 0
+        self._pieces: dict[int, int] = {}
+        self._last_piece = None
+
+    def set_connected(self, connected: bool) -> None:
+        self.connected = connected
+
+    def take(self, t: float, msg) -> None:
+        if not msg:
+            return
+        if msg[0] == 0xF1 and len(msg) >= 2:
+            piece, value = msg[1] >> 4, msg[1] & 0x0F
+            if piece == 0 or (self._last_piece is not None and piece == self._last_piece + 1):
+                self._pieces[piece] = value
+            else:
+                self._pieces = {}                # out of order (a locate, or backwards): start again
+            self._last_piece = piece
+            if piece == 7 and len(self._pieces) == 8:
+                p = self._pieces
+                code = (p[7] >> 1) & 0x3
+                nominal = CODE_RATES[code]
+                frames = (p[0] | p[1] << 4) + nominal * ((p[2] | p[3] << 4) + 60 * ((p[4] | p[5] << 4)
+                                                                                   + 60 * (p[6] | (p[7] & 1) << 4)))
+                # the timecode is that of the frame in which piece 0 came; piece 7 is 7/4 frames later
+                self.latest = Measurement(t, frames + 1.75, nominal, False)
+                self.cycles += 1
+                self._pieces = {}
+        elif msg[0] == 0xF0 and len(msg) >= 10 and msg[1:5] == [0x7F, 0x7F, 0x01, 0x01]:
+            code = (msg[5] >> 5) & 0x3
+            nominal = CODE_RATES[code]
+            frames = msg[8] + nominal * (msg[7] + 60 * (msg[6] + 60 * (msg[5] & 0x1F)))
+            self.latest = Measurement(t, float(frames), nominal, True)
+            self._pieces = {}
+
+
+class MtcChase:
+    """Keeps the film clock on incoming MTC; called once per frame by the draw loop.
+
+    States: "stopped" (no MTC), "locked" (following), "freewheel" (MTC paused briefly: go on).
+    Within a frame of the code the clock is slewed gently (jitter filtered); further off it
+    jumps (a locate, a loop in the DAW). No MTC for ``stop_after`` seconds: the film stops."""
+
+    def __init__(self, reader: MtcReader, fps, loop_in: int, treat_as: float | None = None,
+                 freewheel: float = 0.12, stop_after: float = 0.5):
+        self.reader, self.fps, self.loop_in = reader, float(fps), loop_in
+        self.treat_as = treat_as            # MTC frames a second (e.g. 23.976 for a "24" code); None: the film's
+        self.freewheel, self.stop_after = freewheel, stop_after
+        self.state = "stopped"
+        self.locks = 0
+        self.last_error_frames = 0.0
+
+    def seconds(self, m: Measurement, now: float) -> float:
+        """Film seconds from the loop's in point, as the MTC says they are now."""
+        rate = self.treat_as or self.fps
+        if abs(rate - m.nominal) > 0.5:      # a film at another rate than the code: frames are labels
+            rate = m.nominal
+        age = 0.0 if m.full_frame else (now - m.t)
+        return m.frames / rate + age - self.loop_in / self.fps
+
+    def update(self, film_clock, now: float) -> None:
+        m = self.reader.latest
+        if m is None:
+            return
+        quiet = now - m.t
+        if m.full_frame:                     # a locate: go there and wait for the code to run
+            target = self.seconds(m, now)
+            if abs(film_clock.position() - target) > 0.5 / self.fps or film_clock.playing:
+                film_clock.pause()
+                film_clock.restart(target)
+            self.state = "located"
+            return
+        if quiet > self.stop_after:
+            if film_clock.playing:
+                film_clock.pause()
+            self.state = "stopped"
+            return
+        if quiet > self.freewheel:
+            self.state = "freewheel"         # keep running on our own clock
+            return
+        target = self.seconds(m, now)
+        err = target - film_clock.position()
+        self.last_error_frames = err * self.fps
+        if not film_clock.playing or abs(err) > 1.5 / self.fps:
+            film_clock.restart(target)        # lock, or relock after a jump
+            film_clock.play()
+            self.locks += 1
+        else:
+            film_clock.restart(film_clock.position() + 0.15 * err)   # follow without jitter
+        self.state = "locked"
+
+
+class MtcSender:
+    """Sends MTC quarter frames from the film clock to a MIDI output, from a thread of its own:
+    stage as the master, for a DAW to record in sync."""
+
+    def __init__(self, midi_out, film_clock, fps, loop_in: int, start_frames: int = 0, clock=_clock.now):
+        self.out, self.film_clock, self.fps, self.loop_in = midi_out, film_clock, float(fps), loop_in
+        self.nominal = int(round(self.fps))
+        self.rate_code = RATE_CODES.get(29 if abs(self.fps - 29.97) < 0.01 else self.nominal, 3)
+        self.start_frames, self.clock = start_frames, clock
+        self.sent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stage-mtc-out", daemon=True)
+
+    def _frames_now(self) -> int:
+        return self.start_frames + self.loop_in + int(self.film_clock.position() * self.fps)
+
+    def _run(self):
+        qf = 1.0 / (4 * self.fps)
+        t_next = self.clock()
+        was_playing = False
+        pieces, piece = [], 8
+        while not self._stop.is_set():
+            _clock.sleep_until(t_next, self.clock)
+            t_next += qf
+            playing = self.film_clock.playing
+            if not playing:
+                if was_playing:            # stopped: say where, once
+                    self.out.send_message(full_frame(self._frames_now(), self.nominal, self.rate_code))
+                was_playing = False
+                piece = 8
+                continue
+            if not was_playing:
+                self.out.send_message(full_frame(self._frames_now(), self.nominal, self.rate_code))
+                was_playing = True
+            if piece >= 8:                  # a new cycle: the timecode of this frame
+                pieces = encode_pieces(self._frames_now(), self.nominal, self.rate_code)
+                piece = 0
+            self.out.send_message([0xF1, pieces[piece]])
+            self.sent += 1
+            piece += 1
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)

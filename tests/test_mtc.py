@@ -1,0 +1,112 @@
+"""MIDI time code: the film chases a DAW's MTC over JACK MIDI, locks, follows a locate and
+stops with it; stage as the master sends MTC another program can read."""
+
+import json
+import os
+import subprocess
+import time
+from fractions import Fraction
+
+import pytest
+
+from stage.film.clock import FilmClock
+from stage.midi.mtc import MtcReader, MtcSender, encode_pieces
+from stage.rig import wait_connected
+
+from .conftest import stage_cmd
+
+
+def raw():
+    return time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
+
+
+def test_quarter_frames_read_back():
+    r = MtcReader()
+    t, frame = 10.0, 24 * 3600
+    for _ in range(20):
+        for p in encode_pieces(frame, 24, 0):
+            r.take(t, [0xF1, p])
+            t += 1 / 96
+        assert r.latest.frames == frame + 1.75 and not r.latest.full_frame
+        frame += 2
+    r.take(t, [0xF1, 0x35])                         # a piece out of order: the cycle starts again
+    assert r.latest.frames == frame - 2 + 1.75
+
+
+
+SESSION = """
+[film]
+file = "{film}"
+
+[sync]
+mtc_in = "stage-test-daw"
+
+[[players]]
+name = "A"
+midi = "stage-test-daw"
+"""
+
+
+def test_the_film_chases_mtc_locates_and_stops(jack_server, tmp_path, monkeypatch):
+    import jack
+    import rtmidi
+    from stage.film.synth import make_numbered_clip
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", jack_server)
+    film = make_numbered_clip(tmp_path / "f.mp4", 480, size=(160, 90), fps=Fraction(24))
+    session = tmp_path / "s.toml"
+    session.write_text(SESSION.format(film=film))
+    trace = tmp_path / "trace.jsonl"
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="stage-test-daw")
+    out.open_virtual_port("mtc")
+    jc = jack.Client("stage-test-watch3", servername=jack_server, no_start_server=True)
+    daw = FilmClock(raw, playing=False)              # the DAW's transport
+    daw.restart(2.0)                                 # parked at 00:00:02:00
+    sender = MtcSender(out, daw, 24, 0, clock=raw)
+    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 9, "--trace", trace),
+                            env=dict(os.environ, SDL_VIDEODRIVER="dummy"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    events = {}
+    try:
+        assert wait_connected(jc, "stage-test-daw:mtc"), "stage did not connect to the MTC port"
+        sender.start()
+        time.sleep(0.5)
+        daw.play()
+        events["play"] = raw()
+        time.sleep(2.5)
+        daw.restart(12.0)                            # the DAW locates while playing (its loop)
+        events["locate"] = raw()
+        time.sleep(2.0)
+        daw.pause()
+        events["stop"] = raw()
+        outp, err = proc.communicate(timeout=60)
+    finally:
+        sender.stop()
+        if proc.poll() is None:
+            proc.kill()
+        jc.close()
+        out.delete()
+    assert proc.returncode == 0, err
+    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+
+    def daw_frame(t):                                 # where the DAW was at time t
+        if t < events["play"]:
+            return 48.0
+        if t < events["locate"]:
+            return 48.0 + (t - events["play"]) * 24
+        if t < events["stop"]:
+            return 288.0 + (t - events["locate"]) * 24
+        return 288.0 + (events["stop"] - events["locate"]) * 24
+
+    def errors(t0, t1):
+        return [f["film"]["frame"] - daw_frame(f["t_present"]) for f in frames if t0 < f["t_present"] < t1]
+
+    # locked within half a second of the DAW starting, then within a frame
+    settled = errors(events["play"] + 0.5, events["locate"])
+    assert settled and max(abs(e) for e in settled) <= 1.5, max(settled, key=abs)
+    # after the locate: relocked within half a second, then within a frame
+    relocked = errors(events["locate"] + 0.5, events["stop"])
+    assert relocked and max(abs(e) for e in relocked) <= 1.5, max(relocked, key=abs)
+    # stopped with the DAW: the picture holds
+    after = [f for f in frames if f["t_present"] > events["stop"] + 0.7]
+    assert after and not any(f["film"]["playing"] for f in after)
+    assert len({f["film"]["frame"] for f in after}) == 1
