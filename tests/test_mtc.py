@@ -13,7 +13,7 @@ from stage.film.clock import FilmClock
 from stage.midi.mtc import MtcReader, MtcSender, encode_pieces
 from stage.rig import wait_connected
 
-from .conftest import stage_cmd
+from .conftest import ROOT, stage_cmd
 
 
 def raw():
@@ -110,3 +110,50 @@ def test_the_film_chases_mtc_locates_and_stops(jack_server, tmp_path, monkeypatc
     after = [f for f in frames if f["t_present"] > events["stop"] + 0.7]
     assert after and not any(f["film"]["playing"] for f in after)
     assert len({f["film"]["frame"] for f in after}) == 1
+
+
+def test_stage_as_master_sends_mtc_a_daw_can_read(jack_server, tmp_path, monkeypatch):
+    import rtmidi
+    from stage.film.synth import make_numbered_clip
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", jack_server)
+    film = make_numbered_clip(tmp_path / "f.mp4", 240, size=(160, 90), fps=Fraction(25))
+    session = tmp_path / "s.toml"
+    session.write_text(f'[film]\nfile = "{film}"\nstart = "10:00:00:00"\n\n[sync]\nmtc_out = "stage-mtc-out"\n\n'
+                       f'[audio]\nfile = "{ROOT / "assets" / "demo_performance.flac"}"\n\n'
+                       f'[[players]]\nname = "A"\nchannel = 1\n')
+    trace = tmp_path / "trace.jsonl"
+    reader = MtcReader()
+    daw = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="stage-test-daw-in")
+    daw.ignore_types(sysex=False, timing=False)
+    daw.set_callback(lambda ev, data=None: reader.take(raw(), ev[0]))
+    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 4, "--trace", trace, "--silent"),
+                            env=dict(os.environ, SDL_VIDEODRIVER="dummy"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    got = []
+    try:
+        t_end = time.monotonic() + 20
+        while time.monotonic() < t_end:
+            ports = [i for i, p in enumerate(daw.get_ports()) if "stage-mtc-out" in p]
+            if ports:
+                daw.open_port(ports[0])
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("stage's MTC output port never appeared")
+        t_end = time.monotonic() + 2.5
+        while time.monotonic() < t_end:
+            if reader.latest is not None:
+                got.append(reader.latest)
+            time.sleep(0.05)
+        outp, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        daw.delete()
+    assert proc.returncode == 0, err
+    assert got and reader.cycles > 20 and got[-1].nominal == 25
+    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    start = 10 * 3600 * 25
+    for m in got[-10:]:                                  # the code says where the picture is
+        f = min(frames, key=lambda f: abs(f["t_present"] - m.t))
+        assert abs((m.frames - start) - f["film"]["frame"]) <= 2.0

@@ -150,33 +150,36 @@ class MtcSender:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stage-mtc-out", daemon=True)
 
-    def _frames_now(self) -> int:
-        return self.start_frames + self.loop_in + int(self.film_clock.position() * self.fps)
+    def _quarters_now(self) -> float:
+        """Where the film is, in quarter frames of timecode (absolute: the reel's start included)."""
+        return (self.start_frames + self.loop_in + self.film_clock.position() * self.fps) * 4
 
     def _run(self):
-        qf = 1.0 / (4 * self.fps)
-        t_next = self.clock()
+        """Quarter frames go out as the film crosses each quarter of a frame, piece 0 on the
+        frame that starts a two-frame cycle: a reader then knows where the picture is to within
+        its own jitter, not to within a frame."""
+        pieces = None
         was_playing = False
-        pieces, piece = [], 8
         while not self._stop.is_set():
-            _clock.sleep_until(t_next, self.clock)
-            t_next += qf
-            playing = self.film_clock.playing
-            if not playing:
-                if was_playing:            # stopped: say where, once
-                    self.out.send_message(full_frame(self._frames_now(), self.nominal, self.rate_code))
-                was_playing = False
-                piece = 8
+            if not self.film_clock.playing:
+                if was_playing:                      # stopped: say where, once
+                    self.out.send_message(full_frame(int(self._quarters_now()) // 4, self.nominal, self.rate_code))
+                was_playing, pieces = False, None
+                self._stop.wait(0.01)
                 continue
             if not was_playing:
-                self.out.send_message(full_frame(self._frames_now(), self.nominal, self.rate_code))
+                self.out.send_message(full_frame(int(self._quarters_now()) // 4, self.nominal, self.rate_code))
                 was_playing = True
-            if piece >= 8:                  # a new cycle: the timecode of this frame
-                pieces = encode_pieces(self._frames_now(), self.nominal, self.rate_code)
-                piece = 0
+            q_now = self._quarters_now()
+            q = int(q_now) + 1                       # the next quarter frame
+            _clock.sleep_until(self.clock() + (q - q_now) / (4 * self.fps), self.clock)
+            piece = q % 8
+            if piece == 0:
+                pieces = encode_pieces(q // 4, self.nominal, self.rate_code)
+            if pieces is None:
+                continue                             # wait for the start of a cycle
             self.out.send_message([0xF1, pieces[piece]])
             self.sent += 1
-            piece += 1
 
     def start(self):
         self._thread.start()
