@@ -18,9 +18,8 @@ from stage.control.actions import ControlQueue
 from stage.control.midi import MidiControl
 from stage.control.osc import OscControl, OscOut
 from stage.film.clock import FilmClock
-from stage.session.model import PlayerConfig
-
 from stage.rig import wait_connected
+from stage.session.model import PlayerConfig
 
 from .conftest import stage_cmd
 from .test_render import FakeClock, make_app
@@ -127,6 +126,7 @@ midi = "stage-test-pedal"
 def test_a_pedal_and_osc_drive_a_running_show(jack_server, tmp_path, monkeypatch):
     import jack
     import rtmidi
+
     from stage.film.synth import make_numbered_clip
     monkeypatch.setenv("JACK_DEFAULT_SERVER", jack_server)
     film = make_numbered_clip(tmp_path / "f.mp4", 240, size=(160, 90))
@@ -171,6 +171,7 @@ def test_a_pedal_and_osc_drive_a_running_show(jack_server, tmp_path, monkeypatch
 def test_midi_learn_from_the_hud_binds_and_saves(tmp_path):
     from stage.control.midi import append_mapping
     from stage.session import load_session
+
     from .conftest import ROOT
     session = tmp_path / "s.toml"
     session.write_text((ROOT / "assets" / "demo_session.toml").read_text()
@@ -194,3 +195,66 @@ def test_midi_learn_from_the_hud_binds_and_saves(tmp_path):
     s = load_session(session)                # saved in the session, which still loads
     assert {"action": "play", "cc": None, "note": 48, "channel": 1, "arg": None} in s.control.maps
     app.close()
+
+
+CUE_SESSION = """
+[film]
+file = "{film}"
+
+[control]
+midi = "stage-test-ctl"
+
+[[control.map]]
+action = "next_cue"
+cc = 20
+arg = 1
+
+[[cues]]
+name = "one"
+in = 0.0
+out = 2.0
+
+[[cues]]
+name = "two"
+in = 5.0
+out = 7.0
+
+[[players]]
+name = "Keys"
+midi = "stage-test-ctl"
+"""
+
+
+def test_a_cc_mapped_to_next_cue_switches_the_cue(jack_server, tmp_path, monkeypatch):
+    import jack
+    import rtmidi
+
+    from stage.film.synth import make_numbered_clip
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", jack_server)
+    film = make_numbered_clip(tmp_path / "f.mp4", 240, size=(160, 90))
+    session = tmp_path / "s.toml"
+    session.write_text(CUE_SESSION.format(film=film))
+    trace = tmp_path / "trace.jsonl"
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="stage-test-ctl")
+    out.open_virtual_port("out")
+    jc = jack.Client("stage-test-watch4", servername=jack_server, no_start_server=True)
+    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 4, "--trace", trace),
+                            env=dict(os.environ, SDL_VIDEODRIVER="dummy"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_connected(jc, "stage-test-ctl:out")
+        time.sleep(0.8)
+        t_cc = time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
+        out.send_message([0xB0, 20, 127])                    # the mapped controller: next cue, at once
+        outp, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        jc.close()
+        out.delete()
+    assert proc.returncode == 0, err
+    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    before = [f["film"]["frame"] for f in frames if f["t_present"] < t_cc]
+    after = [f for f in frames if f["t_present"] > t_cc + 0.6]
+    assert before and all(0 <= n < 48 for n in before)                 # cue one: frames 0-47
+    assert after and all(120 <= f["film"]["frame"] < 168 for f in after)   # cue two: 120-167

@@ -157,3 +157,28 @@ def test_stage_as_master_sends_mtc_a_daw_can_read(jack_server, tmp_path, monkeyp
     for m in got[-10:]:                                  # the code says where the picture is
         f = min(frames, key=lambda f: abs(f["t_present"] - m.t))
         assert abs((m.frames - start) - f["film"]["frame"]) <= 2.0
+
+
+def test_chase_freewheels_through_a_dropout_and_stops_when_the_code_stops():
+    from stage.midi.mtc import Measurement, MtcChase
+    now = [100.0]
+    clock = FilmClock(lambda: now[0], playing=False)
+    reader = MtcReader()
+    chase = MtcChase(reader, 24, 0)
+    reader.latest = Measurement(100.0, 48 + 1.75, 24, False)      # running code at 00:00:02:01.75
+    chase.update(clock, 100.0)
+    assert chase.state == "locked" and clock.playing
+    assert clock.position() == pytest.approx((48 + 1.75) / 24)
+    now[0] = 100.2                                                  # 0.2 s with no code: run on
+    chase.update(clock, now[0])
+    assert chase.state == "freewheel" and clock.playing
+    assert clock.position() == pytest.approx((48 + 1.75) / 24 + 0.2)
+    reader.latest = Measurement(100.25, 48 + 1.75 + 6.0 + 0.3, 24, False)   # back, 0.3 frame off
+    now[0] = 100.25
+    before = clock.position()
+    chase.update(clock, now[0])
+    assert chase.state == "locked"
+    assert 0 < clock.position() - before < 0.3 / 24                # smoothed, not jumped
+    now[0] = 101.0                                                  # the code stops
+    chase.update(clock, now[0])
+    assert chase.state == "stopped" and not clock.playing
