@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import select
-import threading
 
 from .. import clock as _clock
+from ..worker import Worker
 from .analysis import AnalysisSettings, PlayerAnalyzer
 from .ring import Ring
 from .state import InputStatus, PlayerFeed
@@ -43,7 +43,7 @@ class Doorbell:
                 pass
 
 
-class AnalysisThread:
+class AnalysisThread(Worker):
     """Takes hops from ``ring`` and runs each player's analyzer on its channel.
 
     ``channels[i]`` is the ring channel (0-based) of player i. Lifecycle: start(), stop().
@@ -59,17 +59,10 @@ class AnalysisThread:
         self.cursor = 0
         self.hops = 0
         self.busy_s = 0.0          # CPU-ish time spent analysing (wall time inside process())
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stage-analysis", daemon=True)
+        self._init_worker("stage-analysis")
 
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
+    def _wake(self):
         self.doorbell.ring()
-        self._thread.join(timeout=2)
 
     def _run(self):
         while not self._stop.is_set():

@@ -18,6 +18,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
 from .. import clock as _clock
+from ..worker import Worker
 from ..midi.players import MidiFeed, velocity_db
 from ..music import midi_to_hz
 
@@ -90,7 +91,7 @@ class OscControl:
         self.server.server_close()
 
 
-class OscOut:
+class OscOut(Worker):
     """Sends each player's analysis results and the film position to OSC destinations, from a
     thread of its own (never from the draw loop or the audio threads)."""
 
@@ -102,8 +103,7 @@ class OscOut:
         self.film_state = None              # (timecode, frame, pass, playing), set by the draw loop
         self._last_film = None
         self._seen = [getattr(f, "count", 0) for f in feeds]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stage-osc-out", daemon=True)
+        self._init_worker("stage-osc-out")
 
     def _send(self, address, args):
         b = OscMessageBuilder(address)
@@ -142,12 +142,3 @@ class OscOut:
     def _run(self):
         while not self._stop.wait(self.period):
             self.step()
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2)

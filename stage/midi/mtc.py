@@ -7,10 +7,10 @@ full-frame SysEx (F0 7F 7F 01 01 hh mm ss ff F7) says where a locate landed. MTC
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from .. import clock as _clock
+from ..worker import Worker
 
 RATE_CODES = {24: 0, 25: 1, 29: 2, 30: 3}      # 29 = 29.97 drop-frame
 CODE_RATES = {0: 24, 1: 25, 2: 30, 3: 30}      # nominal frames a second for each code
@@ -137,7 +137,7 @@ class MtcChase:
         self.state = "locked"
 
 
-class MtcSender:
+class MtcSender(Worker):
     """Sends MTC quarter frames from the film clock to a MIDI output, from a thread of its own:
     stage as the master, for a DAW to record in sync."""
 
@@ -147,8 +147,7 @@ class MtcSender:
         self.rate_code = RATE_CODES.get(29 if abs(self.fps - 29.97) < 0.01 else self.nominal, 3)
         self.start_frames, self.clock = start_frames, clock
         self.sent = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stage-mtc-out", daemon=True)
+        self._init_worker("stage-mtc-out")
 
     def _quarters_now(self) -> float:
         """Where the film is, in quarter frames of timecode (absolute: the reel's start included)."""
@@ -180,12 +179,3 @@ class MtcSender:
                 continue                             # wait for the start of a cycle
             self.out.send_message([0xF1, pieces[piece]])
             self.sent += 1
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2)
