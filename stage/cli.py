@@ -30,6 +30,8 @@ def _view_args(p):
     p.add_argument("--size", type=_size, default=None, help="picture size, e.g. 1920x1080")
     p.add_argument("--hud", action="store_true", help="start with the studio HUD shown (toggle with H)")
     p.add_argument("--silent", action="store_true", help="do not play a recorded performance out loud")
+    p.add_argument("--mode", choices=("studio", "performance"), default=None,
+                   help="start in the studio view (default) or the performance view (toggle with V)")
 
 
 def main(argv=None) -> int:
@@ -83,7 +85,8 @@ def _options(session, args):
     return ViewOptions(size=args.size or d.size, fullscreen=d.fullscreen and not args.windowed,
                        screen=d.screen, fps=d.fps, vsync=d.vsync, headless=args.headless, hud=args.hud,
                        timecode=d.timecode, timecode_size=d.timecode_size, feet_frames=d.feet_frames,
-                       latency_ms=d.latency_ms, analysis_offset_ms=d.analysis_offset_ms)
+                       latency_ms=d.latency_ms, analysis_offset_ms=d.analysis_offset_ms,
+                       mode=args.mode or "studio")
 
 
 def _perform(session, args) -> int:

@@ -20,6 +20,10 @@ ACTIONS = {
     "prev_cue": "the previous cue (likewise)",
     "cue": "cue number N, from 1 (the argument); at once if a second argument is 1",
     "switch_now": "switch to the cue waiting at once, not at the end of the pass",
+    "toggle_view": "studio view / performance view",
+    "studio_view": "the studio view (lanes, HUD, streamers)",
+    "performance_view": "the performance view (the players as artwork, no text)",
+    "fade": "fade the film to black / back over two seconds (the players stay)",
 }
 
 

@@ -42,6 +42,7 @@ class ViewOptions:
     timecode: str = "off"            # burned-in timecode window: off, top-left, top-right, bottom-left, bottom-right
     timecode_size: float = 1.0
     feet_frames: bool = False
+    mode: str = "studio"             # "studio" or "performance"
     latency_ms: float = 0.0          # the projector's delay: the picture is drawn this far ahead
     analysis_offset_ms: float = 0.0  # shifts the players' lines along time
 
@@ -71,6 +72,7 @@ class TraceWriter:
         self._t.join(timeout=5)
 
 
+FADE_S = 2.0  # seconds for the film to fade to black or back
 STRIP = 256   # rows per blit: pygame holds the GIL through a blit; the audio callback needs it too
 
 
@@ -107,6 +109,9 @@ class StageApp:
         self.chase = chase                         # MTC chase: keeps the film clock on a DAW's code
         self.mtc_sender = None
         self.blackout = False
+        self.view = options.mode
+        self.fade_target = 0.0                     # 1: the film faded to black
+        self.fade = 0.0
         self.cues = list(cues or [])
         self.cue_index = 0
         self.switch_mode = switch                  # "end": a new cue starts at the end of the pass; "now"
@@ -127,6 +132,7 @@ class StageApp:
         self._film_seq = None
         self._pacing = True
         self._hud_box = None
+        self._fade_surface = None
         self._init_display()
 
     # -- display
@@ -196,6 +202,8 @@ class StageApp:
         self.grid = self.grid.convert_alpha()
         self.grid.set_alpha(255, pygame.RLEACCEL)
         self.t_right = self.clock()
+        from .performance import PerformanceView
+        self.performance = PerformanceView(self.players, self.feeds, (w, h))
         if self.film_info is not None:
             from ..film.decoder import fit_rect
             self.film_rect = fit_rect(self.film_info.aspect, (w, h))
@@ -214,6 +222,7 @@ class StageApp:
                 self.key(ev.key, ev.mod)
 
     KEYS = {pygame.K_SPACE: "toggle_play", pygame.K_h: "hud", pygame.K_b: "blackout", pygame.K_t: "marker",
+            pygame.K_v: "toggle_view", pygame.K_d: "fade",
             pygame.K_PAGEDOWN: "next_cue", pygame.K_PAGEUP: "prev_cue", pygame.K_RETURN: "switch_now"}
     NUMBER_KEYS = {getattr(pygame, f"K_{n}"): n for n in range(1, 10)}
 
@@ -257,6 +266,11 @@ class StageApp:
             self.show_hud = not self.show_hud
         elif c.action == "blackout":
             self.blackout = not self.blackout
+        elif c.action in ("toggle_view", "studio_view", "performance_view"):
+            self.view = {"studio_view": "studio", "performance_view": "performance"}.get(
+                c.action, "performance" if self.view == "studio" else "studio")
+        elif c.action == "fade":
+            self.fade_target = 0.0 if self.fade_target else 1.0
         elif c.action in ("next_cue", "prev_cue"):
             step = 1 if c.action == "next_cue" else -1
             base = self._pending[0] if self._pending else self.cue_index
@@ -365,6 +379,14 @@ class StageApp:
             screen.fill((0, 0, 0), (0, 0, x, sh))
             screen.fill((0, 0, 0), (x + w, 0, sw - x - w, sh))
         blit_strips(screen, self._film_surface, (x, y))
+        step = 1.0 / (FADE_S * self.opt.fps)
+        self.fade = min(self.fade_target, self.fade + step) if self.fade < self.fade_target else \
+            max(self.fade_target, self.fade - step)
+        if self.fade > 0:
+            if self._fade_surface is None or self._fade_surface.get_size() != (w, h):
+                self._fade_surface = pygame.Surface((w, h))
+            self._fade_surface.set_alpha(int(255 * self.fade))
+            screen.blit(self._fade_surface, (x, y))
 
     def draw_lanes(self, now: float) -> list[float]:
         dx = int((now - self.t_right) * self.pps)
@@ -381,10 +403,14 @@ class StageApp:
         drawn: list[float] = []
         for lv in self.lanes:
             lv.draw_new(self.trail, self.t_right, drawn)
+        for lv in self.lanes:
+            lv.update_status(now)
+        if self.view == "performance":       # the lanes keep up underneath, unseen: switching back is seamless
+            self.performance.draw(self.screen, now)
+            return drawn
         blit_strips(self.screen, self.grid)
         blit_strips(self.screen, self.trail)
         for lv in self.lanes:
-            lv.update_status(now)
             lv.draw_label(self.screen, self.now_x, self.col_w, now)
         return drawn
 
@@ -454,6 +480,18 @@ class StageApp:
         for lv in self.lanes:
             lines.append((f"{lv.player.name}: {lv.meter_db:6.1f} dBFS  {lv.status}", 0.8, lv.player.colour))
         return lines
+
+    def draw_overlays(self, film_time: float) -> None:
+        """What goes over the film and the players: in the studio view the streamers, punches,
+        count-off, burned-in timecode and HUD; in the performance view nothing (no text)."""
+        if self.view == "studio":
+            self.draw_hits(film_time)
+            if self.opt.timecode != "off":
+                self.draw_timecode()
+        if self.blackout:                       # the players still follow underneath
+            self.screen.fill((0, 0, 0))
+        if self.show_hud and self.view == "studio":
+            self.draw_hud()
 
     # -- scoring to picture: streamers, punches, the count-off
     def pass_position(self, at_time: float | None = None) -> float:
@@ -588,13 +626,7 @@ class StageApp:
                 t_lanes = self.clock()
                 shown_at = deadline if pacing else t_lanes              # as of when it is shown
                 drawn = self.draw_lanes(shown_at + self.opt.analysis_offset_ms / 1000.0)
-                self.draw_hits(shown_at + ahead)
-                if self.opt.timecode != "off":
-                    self.draw_timecode()
-                if self.blackout:                       # the lanes still follow underneath
-                    self.screen.fill((0, 0, 0))
-                if self.show_hud:
-                    self.draw_hud()
+                self.draw_overlays(shown_at + ahead)
                 t0 = self.clock()
                 film_times.append(t_film - t_begin)
                 lane_times.append(t0 - t_lanes)
@@ -646,12 +678,13 @@ class StageApp:
             t, f0, level = lv.last_drawn
             players[lv.player.name] = {"f0_hz": round(f0, 3), "level_db": None if t is None else round(level, 2),
                                        "t_capture": t, "status": lv.status}
+        view = {"view": self.view, "fade": round(self.fade, 3)}
         film = None
         if self.film is not None and self.film_info is not None:
             tc, frame, pass_no, playing = self._film_state()
             film = {"frame": frame, "timecode": tc, "pass": pass_no, "playing": bool(playing),
                     "blackout": self.blackout}
-        return {"t_present": t_present, "frame": self.frames, "players": players, "film": film}
+        return {"t_present": t_present, "frame": self.frames, "players": players, "film": film, **view}
 
     def stats(self) -> dict:
         iv = np.diff(np.fromiter(self.present_times, float)) * 1000 if len(self.present_times) > 1 else []

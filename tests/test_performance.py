@@ -1,0 +1,92 @@
+"""The performance view: the players as artwork with no text; switching views drops no frame."""
+
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pygame
+from pythonosc.udp_client import SimpleUDPClient
+
+from stage.audio.analysis import Frame
+from stage.session.model import PlayerConfig
+
+from .conftest import ROOT, stage_cmd
+from .test_render import FakeClock, make_app
+
+def hue_match(c, colour):
+    """The same hue: the pixel's colour points the way of the player's (cosine > 0.97)."""
+    dot = sum(a * b for a, b in zip(c, colour))
+    return dot / ((sum(a * a for a in c) * sum(b * b for b in colour)) ** 0.5 + 1e-9) > 0.97
+
+
+PLAYERS = [PlayerConfig("Trumpet", (255, 176, 0), 1, 52, 84), PlayerConfig("Bass", (60, 220, 255), 2, 28, 55)]
+
+
+def test_performance_frames_hold_no_text_and_show_the_players():
+    clock = FakeClock()
+    app, feeds = make_app(PLAYERS, clock)
+    app.show_hud = True
+    app.opt.timecode = "bottom-left"
+    t0 = clock.t
+    for i in range(200):                               # a steady A4 and a steady A2
+        feeds[0].push(t0 + i * 256 / 48000, Frame(440.0, 0.95, -10.0, -6.0, i == 0))
+        feeds[1].push(t0 + i * 256 / 48000, Frame(110.0, 0.95, -12.0, -8.0, i == 0))
+    clock.t = t0 + 200 * 256 / 48000
+    app.key(pygame.K_v)                                # to the performance view
+    assert app.view == "performance"
+    rendered = []
+    real = app.text.render
+    app.text.render = lambda *a, **k: rendered.append(a) or real(*a, **k)
+    app.screen.fill((0, 0, 0))
+    app.draw_lanes(clock.t)
+    app.draw_overlays(clock.t)
+    assert rendered == []                              # no text: no HUD, no labels, no timecode
+    perf = app.performance
+    x = int(app.size[0] * 0.9)
+    for hz, colour in ((440.0, (255, 176, 0)), (110.0, (60, 220, 255))):
+        y = int(perf.y_for_hz(hz))
+        column = [tuple(app.screen.get_at((x, yy))[:3]) for yy in range(y - 12, y + 13)]
+        # the ribbon at the note's height glows in the player's hue
+        assert any(sum(c) > 120 and hue_match(c, colour) for c in column), column
+    assert perf.y_for_hz(110.0) > perf.y_for_hz(440.0)     # low notes low
+    app.key(pygame.K_v)                                # and back: the studio view, text again
+    app.draw_lanes(clock.t)
+    app.draw_overlays(clock.t)
+    assert rendered
+    app.close()
+
+
+def test_switching_views_mid_run_drops_no_frame(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    session = tmp_path / "s.toml"
+    session.write_text((ROOT / "assets" / "demo_session.toml").read_text()
+                       .replace('"demo_film.mp4"', f'"{ROOT / "assets" / "demo_film.mp4"}"')
+                       .replace('"demo_performance.flac"', f'"{ROOT / "assets" / "demo_performance.flac"}"')
+                       + f"\n[control]\nosc_listen = {port}\n")
+    trace = tmp_path / "t.jsonl"
+    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 5, "--trace", trace, "--silent"),
+                            env=dict(os.environ, SDL_VIDEODRIVER="dummy", JACK_DEFAULT_SERVER="stage-none"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.0)
+        osc = SimpleUDPClient("127.0.0.1", port)
+        for _ in range(3):                              # studio -> performance -> studio -> performance
+            osc.send_message("/stage/toggle_view", [])
+            time.sleep(0.6)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    stats = json.loads(out.strip().splitlines()[-1])
+    assert stats["frames_dropped"] == 0 and stats["frames_late"] == 0
+    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    views = [f["view"] for f in frames]
+    switches = [i for i in range(1, len(views)) if views[i] != views[i - 1]]
+    assert len(switches) == 3 and views[-1] == "performance"
+    for i in switches:                                 # the frames either side of each switch: on time
+        assert frames[i]["t_present"] - frames[i - 1]["t_present"] < 1.5 / 60
