@@ -90,3 +90,22 @@ def test_switching_views_mid_run_drops_no_frame(tmp_path):
     assert len(switches) == 3 and views[-1] == "performance"
     for i in switches:                                 # the frames either side of each switch: on time
         assert frames[i]["t_present"] - frames[i - 1]["t_present"] < 1.5 / 60
+
+
+def test_each_cue_can_have_its_own_palette():
+    from stage.runtime import Cue
+    clock = FakeClock()
+    app, feeds = make_app(PLAYERS[:1], clock)
+    app.cues = [Cue("night", (0, 10), [], [(120, 60, 255)])]
+    t0 = clock.t
+    for i in range(100):
+        feeds[0].push(t0 + i * 256 / 48000, Frame(440.0, 0.95, -10.0, -6.0, False))
+    clock.t = t0 + 100 * 256 / 48000
+    app.view = "performance"
+    app.screen.fill((0, 0, 0))
+    app.draw_lanes(clock.t)
+    y = int(app.performance.y_for_hz(440.0))
+    column = [tuple(app.screen.get_at((int(app.size[0] * 0.95), yy))[:3]) for yy in range(y - 12, y + 13)]
+    assert any(sum(c) > 120 and hue_match(c, (120, 60, 255)) for c in column), column
+    assert not any(sum(c) > 120 and hue_match(c, (255, 176, 0)) for c in column)
+    app.close()

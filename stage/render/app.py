@@ -406,7 +406,8 @@ class StageApp:
         for lv in self.lanes:
             lv.update_status(now)
         if self.view == "performance":       # the lanes keep up underneath, unseen: switching back is seamless
-            self.performance.draw(self.screen, now)
+            cue = self.cues[self.cue_index] if self.cues else None
+            self.performance.draw(self.screen, now, getattr(cue, "palette", None))
             return drawn
         blit_strips(self.screen, self.grid)
         blit_strips(self.screen, self.trail)

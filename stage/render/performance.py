@@ -72,23 +72,29 @@ class PerformanceView:
             lines.append(cur)
         return lines
 
-    def draw(self, screen: pygame.Surface, now: float) -> None:
+    def draw(self, screen: pygame.Surface, now: float, palette=None) -> None:
+        """``palette``: the cue's colours for the players, in order (None: the players' own)."""
         ov = self.overlay
         ov.fill((0, 0, 0, 0))
+        strokes = []
         for i, (p, feed) in enumerate(zip(self.players, self.feeds)):
-            col = p.colour
+            col = tuple(palette[i % len(palette)]) if palette else p.colour
             for line in self._points(feed, now):
                 pts = [(x, y) for x, y, _ in line]
                 level = max(lv for _, _, lv in line[-8:])
                 width = int(3 + max(0.0, 60.0 + level) / 60.0 * 18)
-                pygame.draw.lines(ov, (*col, 45), False, pts, width * 2)       # glow
-                pygame.draw.lines(ov, (*col, 140), False, pts, width)
-                pygame.draw.aalines(ov, (255, 255, 255, 220), False, pts)       # the bright core
+                strokes.append((col, pts, width))
                 hx, hy = pts[-1]
                 if SECONDS * (1 - hx / self.size[0]) < 0.2:                  # the head, while it is sounding
-                    r = int(width * 2.2)
+                    r = int(width * 2.2)                                     # bloom first: the ribbon over it
                     pygame.draw.circle(ov, (*col, 70), (int(hx), int(hy)), r * 2)
                     pygame.draw.circle(ov, (*col, 160), (int(hx), int(hy)), r)
+        for col, pts, width in strokes:
+            pygame.draw.lines(ov, (*col, 45), False, pts, width * 2)       # glow
+            pygame.draw.lines(ov, (*col, 140), False, pts, width)
+            pygame.draw.aalines(ov, (255, 255, 255, 220), False, pts)       # the bright core
+        for i, (p, feed) in enumerate(zip(self.players, self.feeds)):
+            col = tuple(palette[i % len(palette)]) if palette else p.colour
             # onsets: sparks at the ribbon's head
             n = self._onset_count(feed)
             if n != self._seen_onsets[i]:

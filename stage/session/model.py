@@ -44,7 +44,7 @@ _SECTIONS = {
     "audio": {"input", "samplerate", "blocksize", "hop", "file", "output"},
     "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range"},
     "control": {"midi", "osc_listen", "osc_send", "map"},
-    "cues": {"name", "in", "out", "hits"},
+    "cues": {"name", "in", "out", "hits", "palette"},
     "sync": {"mtc_in", "mtc_out", "mtc_rate"},
 }
 _HIT_KEYS = {"time", "label", "colour", "color", "streamer", "punch", "flutter", "tempo"}
@@ -132,6 +132,7 @@ class CueConfig:
     loop_in: object
     loop_out: object
     hits: list = field(default_factory=list)
+    palette: list = field(default_factory=list)   # the players' colours in the performance view
 
 
 @dataclass
@@ -443,7 +444,13 @@ def _cues(cues, err, get):
                 raise err(f"{hp}.tempo", f"beats a minute, 20-400, got {tempo}")
             hits.append(HitConfig(t, get(h, hp, "label", str, ""), colour, float(streamer),
                                   get(h, hp, "punch", bool, True), flutter, float(tempo)))
-        out.append(CueConfig(name, c["in"], c["out"], hits))
+        palette = []
+        for j, v in enumerate(get(c, pre, "palette", list, [])):
+            try:
+                palette.append(parse_colour(v))
+            except ValueError as e:
+                raise err(f"{pre}.palette", f"colour {j + 1}: {e}") from None
+        out.append(CueConfig(name, c["in"], c["out"], hits, palette))
     return out
 
 
