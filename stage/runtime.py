@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
 from dataclasses import dataclass
 
 from .audio.engine import AnalysisThread
@@ -189,6 +192,7 @@ class Performance:
         self._players = [self.player]
         self.app.film = self.player
         self.sound = None
+        self._sound_starting = False
         if session.film.sound and self.film.info.has_audio:
             self.toggle_sound()
         import pygame
@@ -203,19 +207,26 @@ class Performance:
         return new
 
     def toggle_sound(self):
-        from .film.sound import FilmSound
-        if not self.film.info.has_audio:
+        """The film's own sound on or off (M). Decoding the loop's sound takes a moment, so it
+        happens on a thread of its own: the picture never waits for it."""
+        if not self.film.info.has_audio or self._sound_starting:
             return
-        if self.sound is None:
+        if self.sound is not None:
+            sound, self.sound = self.sound, None
+            threading.Thread(target=sound.stop, name="stage-film-sound-stop", daemon=True).start()
+            return
+        self._sound_starting = True
+
+        def start():
+            from .film.sound import FilmSound
             try:
                 self.sound = FilmSound(self.film.info, self.film.loop, self.film_clock,
                                        self.session.audio.output).start()
             except Exception as e:      # no output device: the picture goes on
-                print(f"stage: film sound unavailable: {e}")
-                self.sound = None
-        else:
-            self.sound.stop()
-            self.sound = None
+                print(f"stage: film sound unavailable: {e}", file=sys.stderr)
+            finally:
+                self._sound_starting = False
+        threading.Thread(target=start, name="stage-film-sound", daemon=True).start()
 
     def run(self, seconds=None, snapshot=None) -> dict:
         from .audio.devices import DeviceError
@@ -248,6 +259,9 @@ class Performance:
             self.stop()
 
     def stop(self):
+        t_end = time.monotonic() + 5
+        while self._sound_starting and time.monotonic() < t_end:    # let a starting film sound finish
+            time.sleep(0.01)
         if self.sound is not None:
             self.sound.stop()
         for m in self.midi:
