@@ -194,7 +194,9 @@ class StageApp:
         for i, (p, feed) in enumerate(zip(self.players, self.feeds)):
             g = lane_geometry(n, h, p.lowest, p.highest, i)
             view = MidiLaneView if getattr(p, "is_midi", False) else LaneView
-            self.lanes.append(view(p, feed, g, self.now_x, self.pps, self.text, self.scale))
+            lane = view(p, feed, g, self.now_x, self.pps, self.text, self.scale)
+            lane.chord_at = self.chord_at_time
+            self.lanes.append(lane)
             draw_grid(self.grid, g, 0, self.now_x, self.text, self.scale, p.colour)
         pygame.draw.rect(self.grid, (0, 0, 0, 150), (self.now_x, 0, self.col_w, h))
         pygame.draw.line(self.grid, (255, 255, 255, 140), (self.now_x, 0), (self.now_x, h), 2)
@@ -482,10 +484,44 @@ class StageApp:
             lines.append((f"{lv.player.name}: {lv.meter_db:6.1f} dBFS  {lv.status}", 0.8, lv.player.colour))
         return lines
 
+    def chord_at_time(self, t: float):
+        """The chord sounding at clock time t in the current cue (None without a harmony)."""
+        cue = self.cues[self.cue_index] if self.cues else None
+        if not cue or not getattr(cue, "harmony", None) or self.film_info is None or self.film_clock is None:
+            return None
+        from ..harmony import chord_at
+        pos = self.film_clock.position() + ((t - self.clock()) if self.film_clock.playing else 0.0)
+        length_s = (self.loop[1] - self.loop[0]) / float(self.film_info.fps)
+        found = chord_at(cue.harmony, pos % length_s)
+        return found[1].chord if found else None
+
+    def draw_harmony(self, film_time: float) -> None:
+        """The current chord large, the next one smaller, and how far through the sequence."""
+        cue = self.cues[self.cue_index] if self.cues else None
+        if not cue or not getattr(cue, "harmony", None):
+            return
+        from ..harmony import chord_at
+        spans = cue.harmony
+        length_s = (self.loop[1] - self.loop[0]) / float(self.film_info.fps)
+        i, span = chord_at(spans, self.pass_position(film_time) % length_s)
+        nxt = spans[(i + 1) % len(spans)].chord.name
+        cx = (self.now_x if self.lanes else self.size[0]) // 2
+        big = self.text.render(span.chord.name, int(110 * self.scale), (255, 255, 255))
+        small = self.text.render(f"next {nxt}", int(46 * self.scale), (200, 200, 200))
+        y = int(30 * self.scale)
+        self.screen.blit(big, big.get_rect(midtop=(cx, y)))
+        self.screen.blit(small, small.get_rect(midtop=(cx, y + big.get_height())))
+        total = spans[-1].start + spans[-1].length
+        frac = (self.pass_position(film_time) % total) / total
+        bw = int(300 * self.scale)
+        pygame.draw.rect(self.screen, (80, 80, 80), (cx - bw // 2, y - 10, bw, 6))
+        pygame.draw.rect(self.screen, (255, 255, 255), (cx - bw // 2, y - 10, int(bw * frac), 6))
+
     def draw_overlays(self, film_time: float) -> None:
         """What goes over the film and the players: in the studio view the streamers, punches,
         count-off, burned-in timecode and HUD; in the performance view nothing (no text)."""
         if self.view == "studio":
+            self.draw_harmony(film_time)
             self.draw_hits(film_time)
             if self.opt.timecode != "off":
                 self.draw_timecode()

@@ -23,6 +23,8 @@ PEAK_HOLD_S = 1.5            # peak marker holds this long before falling
 SILENT_AFTER_S = 0.4         # below the gate this long: "no signal"
 GONE_AFTER_S = 0.35          # no analysis result this long: "no input" (device silent or gone)
 SIGNAL_DB = AnalysisSettings().gate_db   # below the analysis gate a player counts as silent
+# a pitch against the current chord: the thin core of the trail and the note's name take these
+FUNCTION_COLOURS = {"chord": (90, 255, 120), "scale": (235, 235, 235), "outside": (255, 70, 70)}
 VOICED_HOLD_S = 0.12         # a shown note stays this long past its last voiced hop
 
 
@@ -65,6 +67,8 @@ class LaneView:
         self.status = "no input"
         self.last_drawn = (None, 0.0, -120.0)     # (t_capture, f0, level) of the newest entry drawn
         self.updated = 0.0                        # when the meter was last moved
+        self.chord_at = None                      # t -> harmony.Chord or None (set by the app)
+        self.function = None                      # the shown note's function against the chord
 
     def _first_unseen(self) -> int:
         return max(0, self.feed.count - 1)
@@ -98,6 +102,11 @@ class LaneView:
                 else:
                     start = (x - 1, y)
                 pygame.draw.line(trail, (*col, a), start, (x, y), width)
+                chord = self.chord_at(t) if self.chord_at else None
+                if chord is not None:                  # a thin core in the colour of the note's function
+                    fn = chord.function(int(round(hz_to_midi(f0))))
+                    self.function = fn
+                    pygame.draw.line(trail, (*FUNCTION_COLOURS[fn], a), start, (x, y), max(2, width // 3))
                 self.prev_point = (x, y)
             else:
                 self.prev_point = None
@@ -154,7 +163,8 @@ class LaneView:
         cy = g.top + g.height // 2
         if self.status == "pitch":
             note, cents = self.note_label()
-            label = self.text.render(note, big if len(note) <= 4 else small, (255, 255, 255))
+            ncol = FUNCTION_COLOURS[self.function] if (self.chord_at and self.function) else (255, 255, 255)
+            label = self.text.render(note, big if len(note) <= 4 else small, ncol)
             screen.blit(label, (x0 + pad, cy - label.get_height() // 2 + small // 3))
             if cents is not None:
                 c = int(round(cents))

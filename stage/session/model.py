@@ -44,7 +44,7 @@ _SECTIONS = {
     "audio": {"input", "samplerate", "blocksize", "hop", "file", "output"},
     "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range"},
     "control": {"midi", "osc_listen", "osc_send", "map"},
-    "cues": {"name", "in", "out", "hits", "palette"},
+    "cues": {"name", "in", "out", "hits", "palette", "harmony", "tempo", "beats_per_bar"},
     "sync": {"mtc_in", "mtc_out", "mtc_rate"},
 }
 _HIT_KEYS = {"time", "label", "colour", "color", "streamer", "punch", "flutter", "tempo"}
@@ -133,6 +133,7 @@ class CueConfig:
     loop_out: object
     hits: list = field(default_factory=list)
     palette: list = field(default_factory=list)   # the players' colours in the performance view
+    harmony: list = field(default_factory=list)   # harmony.Span: the chords over the loop
 
 
 @dataclass
@@ -450,7 +451,21 @@ def _cues(cues, err, get):
                 palette.append(parse_colour(v))
             except ValueError as e:
                 raise err(f"{pre}.palette", f"colour {j + 1}: {e}") from None
-        out.append(CueConfig(name, c["in"], c["out"], hits, palette))
+        harmony = []
+        if "harmony" in c:
+            from ..harmony import HarmonyError, parse_sequence
+            text = get(c, pre, "harmony", str)
+            tempo = get(c, pre, "tempo", (int, float), 120)
+            if not 20 <= tempo <= 400:
+                raise err(f"{pre}.tempo", f"cue {name!r}: beats a minute, 20-400, got {tempo}")
+            bpb = get(c, pre, "beats_per_bar", int, 4)
+            if not 1 <= bpb <= 16:
+                raise err(f"{pre}.beats_per_bar", f"cue {name!r}: 1-16 beats to a bar, got {bpb}")
+            try:
+                harmony = parse_sequence(text, float(tempo), bpb)
+            except HarmonyError as e:
+                raise err(f"{pre}.harmony", f"cue {name!r}: {e}") from None
+        out.append(CueConfig(name, c["in"], c["out"], hits, palette, harmony))
     return out
 
 
