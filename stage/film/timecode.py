@@ -116,6 +116,3 @@ def parse_position(value, fps: Fraction | float) -> int:
     """A position as 'HH:MM:SS:FF' (non-drop, from 00:00:00:00) or seconds -> frame index."""
     return TimecodeFormat(Fraction(fps).limit_denominator(1001)).position(value)
 
-
-def format_timecode(frame: int, fps: Fraction | float) -> str:
-    return TimecodeFormat(Fraction(fps).limit_denominator(1001)).label(frame)
