@@ -56,13 +56,17 @@ def test_film_sound_is_off_unless_asked_for(jack_server, tmp_path, sound):
     proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 3.5), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        if sound:
-            lis.listen_to(lis.wait_for_ports(PA_OUT, 2))
-        else:
-            # the input is open (the run is under way) ...
-            lis.wait_for_ports(PA_IN, 1, inputs=True)
-            time.sleep(1.0)
-            ports = lis.new_ports(PA_OUT)                                # ... and nothing plays
+        try:
+            if sound:
+                lis.listen_to(lis.wait_for_ports(PA_OUT, 2))
+            else:
+                # the input is open (the run is under way) ...
+                lis.wait_for_ports(PA_IN, 1, inputs=True)
+                time.sleep(1.0)
+                ports = lis.new_ports(PA_OUT)                            # ... and nothing plays
+        except TimeoutError as e:
+            proc.kill()
+            pytest.fail(f"{e}; stage printed: {proc.communicate()[1]}")
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 os.environ.setdefault("JACK_NO_START_SERVER", "1")     # never spawn a JACK server by surprise
 
@@ -34,6 +35,12 @@ with quiet_stderr():
     import sounddevice as sd  # noqa: E402  (initialises PortAudio: every host API is probed)
 
 
+# PortAudio is not thread-safe: every call that opens, starts, closes or lists streams or devices
+# holds this lock (a film sound opening on its thread while the input opens on the main one
+# could otherwise lose one of the two). Callbacks never take it.
+PA_LOCK = threading.RLock()
+
+
 class DeviceError(LookupError):
     pass
 
@@ -46,12 +53,10 @@ def _hostapi_name(i: int) -> str:
 
 
 def list_audio() -> list[dict]:
-    out = []
-    for d in sd.query_devices():
-        out.append({"index": d["index"], "name": d["name"], "hostapi": _hostapi_name(d["hostapi"]),
-                    "inputs": d["max_input_channels"], "outputs": d["max_output_channels"],
-                    "samplerate": d["default_samplerate"]})
-    return out
+    with PA_LOCK:
+        return [{"index": d["index"], "name": d["name"], "hostapi": _hostapi_name(d["hostapi"]),
+                 "inputs": d["max_input_channels"], "outputs": d["max_output_channels"],
+                 "samplerate": d["default_samplerate"]} for d in sd.query_devices()]
 
 
 def describe(kind: str) -> str:
@@ -112,7 +117,7 @@ def bounded(fn, timeout: float = 1.0) -> bool:
 
 def reinitialize() -> None:
     """Ask PortAudio to look for devices again (one that was unplugged may be back)."""
-    with quiet_stderr():
+    with PA_LOCK, quiet_stderr():
         try:
             sd._terminate()
         finally:

@@ -22,8 +22,9 @@ sd = devices.sd
 
 def _close(stream, abort: bool = False) -> None:
     try:
-        (stream.abort if abort else stream.stop)(ignore_errors=True)
-        stream.close(ignore_errors=True)
+        with devices.PA_LOCK:
+            (stream.abort if abort else stream.stop)(ignore_errors=True)
+            stream.close(ignore_errors=True)
     except Exception:
         pass
 
@@ -69,12 +70,13 @@ class LiveInput:
             self.status.state = "lost"
 
     def _open(self):
-        self.stream = sd.InputStream(device=self.device["index"], channels=self.channels,
-                                     samplerate=self.samplerate, blocksize=self.blocksize,
-                                     dtype="float32", latency="low", callback=self._callback,
-                                     finished_callback=self._finished)
+        with devices.PA_LOCK:
+            self.stream = sd.InputStream(device=self.device["index"], channels=self.channels,
+                                         samplerate=self.samplerate, blocksize=self.blocksize,
+                                         dtype="float32", latency="low", callback=self._callback,
+                                         finished_callback=self._finished)
+            self.stream.start()
         self.status.latency_s = float(self.stream.latency)
-        self.stream.start()
         self.status.state = "running"
         self.status.last_block_time = self.clock()
 
@@ -191,10 +193,11 @@ class Playback:
                     pan[:, 0] = pan.sum(axis=1) * 0.5
                 self._pan = np.ascontiguousarray(pan[:, :nout] * 0.8)
                 self._mix = np.zeros((self.blocksize, nout), np.float32)
-                self.stream = sd.OutputStream(device=dev["index"], channels=nout, samplerate=self.samplerate,
-                                              blocksize=self.blocksize, dtype="float32", latency="low",
-                                              callback=self._out_callback)
-                self.stream.start()
+                with devices.PA_LOCK:
+                    self.stream = sd.OutputStream(device=dev["index"], channels=nout, samplerate=self.samplerate,
+                                                  blocksize=self.blocksize, dtype="float32", latency="low",
+                                                  callback=self._out_callback)
+                    self.stream.start()
                 self.output_name = dev["name"]
                 self.status.latency_s = float(self.stream.latency)
                 self.status.state = "running"

@@ -50,8 +50,9 @@ class FilmSound:
         self.clock = film_clock
         self.pos = 0
         self.nch = min(2, dev["outputs"])
-        self.stream = sd.OutputStream(device=dev["index"], channels=self.nch, samplerate=self.samplerate,
-                                      dtype="float32", callback=self._callback)
+        with devices.PA_LOCK:
+            self.stream = sd.OutputStream(device=dev["index"], channels=self.nch, samplerate=self.samplerate,
+                                          dtype="float32", callback=self._callback)
 
     def _callback(self, outdata, frames, time_info, status):
         n = len(self.data)
@@ -69,9 +70,11 @@ class FilmSound:
             self.pos = (self.pos + take) % n
 
     def start(self):
-        self.stream.start()
+        with devices.PA_LOCK:
+            self.stream.start()
         return self
 
     def stop(self):
-        self.stream.stop(ignore_errors=True)
-        self.stream.close(ignore_errors=True)
+        with devices.PA_LOCK:
+            self.stream.stop(ignore_errors=True)
+            self.stream.close(ignore_errors=True)
