@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Pitch accuracy on sampled instruments: stage's tracker against raw aubio and pYIN.
+
+Runs, on the set scripts/pitchset.py renders (eleven instruments, five styles, dry and with
+reverb and room noise), side by side:
+
+- ``stage``: the live tracker, exactly as ``stage analyze --lowest --highest`` runs it, given
+  each instrument's range as a session would;
+- ``aubio yinfft`` and ``aubio yin``: raw aubio streamed as a new user would (window 2048,
+  hop 256, aubio's own -50 dB silence gate; a value of 0 is "no pitch");
+- ``pyin``: librosa's pYIN, offline (it sees the whole file), with the instrument's range.
+
+Scored with the MIREX melody metrics (mir_eval.melody) on a 256-sample grid: raw pitch and
+raw chroma accuracy (50 cents), voicing recall, voicing false alarm in release tails (up to
+250 ms after a note-off) and in rests (the rest of the unvoiced time). Streamed trackers are
+scored causally: a value stamped at time t (its last input sample) counts from t on. And
+time-to-lock: from each note's onset until the shown pitch is within 50 cents of the note and
+stays so for 20 ms (median, 90th percentile, share of notes never locked before they end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pitchset  # noqa: E402
+
+HOP = 256
+SR = pitchset.SR
+METHODS = ["stage", "aubio yinfft", "aubio yin", "pyin"]
+TAIL_S = 0.25
+LOCK_HOLD_S = 0.020
+
+
+# ---------------------------------------------------------------- trackers: (stamps, f0) rows
+
+def run_stage(x, inst):
+    from stage.audio.analysis import analyze_signal
+    t0 = time.thread_time()
+    rows = [(t, fr.f0_hz) for t, fr in analyze_signal(x, SR, HOP, inst.lowest, inst.highest)]
+    cpu = time.thread_time() - t0
+    t, f = np.array(rows).T
+    return t, f, cpu
+
+
+def run_aubio(x, method):
+    import aubio
+    p = aubio.pitch(method, 2048, HOP, SR)
+    p.set_unit("Hz")
+    t0 = time.thread_time()
+    n = len(x) // HOP
+    f = np.array([float(p(x[i * HOP:(i + 1) * HOP])[0]) for i in range(n)])
+    cpu = time.thread_time() - t0
+    return (np.arange(n) + 1) * HOP / SR - 1 / SR, f, cpu
+
+
+def run_pyin(x, inst):
+    import librosa
+    t0 = time.thread_time()
+    f, voiced, _p = librosa.pyin(x, fmin=librosa.midi_to_hz(inst.lowest - 1), fmax=librosa.midi_to_hz(inst.highest + 1),
+                                 sr=SR, frame_length=4096, hop_length=HOP)
+    cpu = time.thread_time() - t0
+    f = np.where(voiced, np.nan_to_num(f), 0.0)
+    return np.arange(len(f)) * HOP / SR, f, cpu          # frame centres: offline, sees both sides
+
+
+def causal_on(grid, stamps, f):
+    """The value shown at each grid time: the latest row stamped at or before it."""
+    i = np.searchsorted(stamps, grid, side="right") - 1
+    return np.where(i >= 0, f[np.clip(i, 0, None)], 0.0)
+
+
+def cents_off(est, ref):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.abs(1200 * np.log2(np.where(est > 0, est, 1e-9) / ref))
+
+
+def lock_times(notes, stamps, f):
+    """Per note: seconds from its onset until the shown pitch is within 50 cents and holds for
+    20 ms (or to the note's end), None if never before the note ends."""
+    out = []
+    for s, e, m, _v, cents in notes:
+        ref = 440.0 * 2 ** ((m + cents / 100 - 69) / 12)
+        i0 = max(0, np.searchsorted(stamps, s, side="right") - 1)
+        i1 = np.searchsorted(stamps, e, side="left")
+        t_lock = None
+        k = i0
+        while k < i1:
+            if f[k] > 0 and cents_off(np.array([f[k]]), ref)[0] <= 50:
+                start = max(s, stamps[k])
+                j = k
+                while j + 1 < len(stamps) and f[j + 1] > 0 and cents_off(np.array([f[j + 1]]), ref)[0] <= 50:
+                    j += 1
+                until = stamps[j + 1] if j + 1 < len(stamps) else np.inf
+                if min(until, e) - start >= min(LOCK_HOLD_S, e - start - 1e-9) and start < e:
+                    t_lock = start - s
+                    break
+                k = j + 1
+            else:
+                k += 1
+        out.append(t_lock)
+    return out
+
+
+def score_item(args):
+    item, methods = args
+    import mir_eval
+    x, sr = sf.read(str(item.audio), dtype="float32")
+    assert sr == SR
+    grid = np.arange(len(x) // HOP) * HOP / SR
+    ref = pitchset.truth(item.notes, grid)
+    ends = np.array([n[1] for n in item.notes])
+    since_end = grid[:, None] - ends[None, :]
+    tail = ((since_end >= 0) & (since_end < TAIL_S)).any(axis=1) & (ref == 0)
+    rest = (ref == 0) & ~tail
+    res = {}
+    for meth in methods:
+        if meth == "stage":
+            st, f, cpu = run_stage(x, item.instrument)
+        elif meth == "pyin":
+            st, f, cpu = run_pyin(x, item.instrument)
+        else:
+            st, f, cpu = run_aubio(x, meth.split()[1])
+        if meth == "pyin":
+            idx = np.clip(np.round(grid * SR / HOP).astype(int), 0, len(f) - 1)
+            est = f[idx]
+        else:
+            est = causal_on(grid, st, f)
+        rv, rc, ev, ec = mir_eval.melody.to_cent_voicing(grid, ref, grid, est)
+        res[meth] = {
+            "n_voiced": int((ref > 0).sum()),
+            "rpa_hits": float(mir_eval.melody.raw_pitch_accuracy(rv, rc, ev, ec) * (ref > 0).sum()),
+            "rca_hits": float(mir_eval.melody.raw_chroma_accuracy(rv, rc, ev, ec) * (ref > 0).sum()),
+            "vr_hits": int(((ref > 0) & (est > 0)).sum()),
+            "n_tail": int(tail.sum()), "fa_tail": int((tail & (est > 0)).sum()),
+            "n_rest": int(rest.sum()), "fa_rest": int((rest & (est > 0)).sum()),
+            "locks": lock_times(item.notes, st, f),
+            "cpu_s": cpu, "audio_s": len(x) / SR,
+        }
+    return item.instrument.name, item.instrument.family, item.style, item.variant, res
+
+
+def summarize(rows: list[dict]) -> dict:
+    n = sum(r["n_voiced"] for r in rows)
+    locks = [v for r in rows for v in r["locks"]]
+    got = [v for v in locks if v is not None]
+    nt, nr = sum(r["n_tail"] for r in rows), sum(r["n_rest"] for r in rows)
+    return {
+        "rpa": sum(r["rpa_hits"] for r in rows) / n, "rca": sum(r["rca_hits"] for r in rows) / n,
+        "vr": sum(r["vr_hits"] for r in rows) / n,
+        "vfa_tail": sum(r["fa_tail"] for r in rows) / max(1, nt),
+        "vfa_rest": sum(r["fa_rest"] for r in rows) / max(1, nr),
+        "lock_med_ms": 1000 * statistics.median(got) if got else float("nan"),
+        "lock_p90_ms": 1000 * float(np.percentile(got, 90)) if got else float("nan"),
+        "never": 1 - len(got) / max(1, len(locks)), "notes": len(locks),
+        "cpu": sum(r["cpu_s"] for r in rows) / sum(r["audio_s"] for r in rows),
+    }
+
+
+def line(name, s):
+    return (f"| {name} | {100 * s['rpa']:.1f} | {100 * s['rca']:.1f} | {100 * s['vr']:.1f} | "
+            f"{100 * s['vfa_tail']:.1f} | {100 * s['vfa_rest']:.1f} | {s['lock_med_ms']:.0f} | "
+            f"{s['lock_p90_ms']:.0f} | {100 * s['never']:.1f} | {100 * s['cpu']:.2f} |")
+
+
+HEAD = ("| | RPA % | RCA % | voicing recall % | VFA tails % | VFA rests % | lock median ms | "
+        "lock p90 ms | never locked % | CPU % of a core |\n|---|---|---|---|---|---|---|---|---|---|")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--set", type=Path, default=pitchset.DEFAULT_OUT, help="where the rendered set lives")
+    ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {METHODS}")
+    ap.add_argument("--instruments", default="", help="comma-separated names (default: all)")
+    ap.add_argument("--styles", default="", help=f"comma-separated, of {pitchset.STYLES}")
+    ap.add_argument("--variants", default="", help="dry,room")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--json", type=Path, help="write every figure here")
+    a = ap.parse_args()
+    methods = [m for m in a.methods.split(",") if m]
+    items = pitchset.build(a.set, instruments=[s for s in a.instruments.split(",") if s] or None,
+                           styles=[s for s in a.styles.split(",") if s] or None,
+                           variants=[s for s in a.variants.split(",") if s] or None)
+    print(f"machine: {platform.node()} {platform.machine()} python {platform.python_version()}; "
+          f"{len(items)} lines, {sum(len(i.notes) for i in items)} notes", flush=True)
+    with ProcessPoolExecutor(a.jobs) as ex:
+        results = list(ex.map(score_item, [(i, methods) for i in items]))
+    report = {}
+    for meth in methods:
+        groups: dict[str, list] = {}
+        for inst, fam, style, variant, res in results:
+            r = res[meth]
+            for key in (f"instrument/{inst}", f"family/{fam}", f"style/{style}", f"variant/{variant}", "overall"):
+                groups.setdefault(key, []).append(r)
+        report[meth] = {k: summarize(v) for k, v in groups.items()}
+    for kind in ("instrument", "family", "style", "variant"):
+        keys = sorted({k for m in report.values() for k in m if k.startswith(kind + "/")})
+        print(f"\n### by {kind}\n")
+        for meth in methods:
+            print(f"**{meth}**\n\n{HEAD}")
+            for k in keys:
+                print(line(k.split("/", 1)[1], report[meth][k]))
+            print(line("**overall**", report[meth]["overall"]))
+            print()
+    print("\n### overall\n\n" + HEAD)
+    for meth in methods:
+        print(line(meth, report[meth]["overall"]))
+    if a.json:
+        a.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
