@@ -140,8 +140,8 @@ def render_line(notes, inst: Instrument, seconds: float) -> tuple[np.ndarray, li
 
 
 def room(x: np.ndarray, seed: int) -> np.ndarray:
-    """Reverb (a dense exponentially decaying tail, RT60 0.9 s, 12 ms pre-delay, mixed 8 dB
-    under the direct sound) and room noise (pinkish hiss and a 50 Hz hum, 40 dB under the
+    """Reverb (a dense exponentially decaying tail, RT60 0.9 s, 12 ms pre-delay, 12 dB under
+    the direct sound: a horn close-miked in a live room) and room noise (pinkish hiss and a 50 Hz hum, 40 dB under the
     line's level)."""
     from scipy.signal import fftconvolve, lfilter
     r = np.random.default_rng(seed)
@@ -149,7 +149,7 @@ def room(x: np.ndarray, seed: int) -> np.ndarray:
     t = np.arange(n_ir) / SR
     ir = r.normal(0, 1, n_ir) * np.exp(-6.91 * t / 0.9)
     ir[: int(0.012 * SR)] = 0
-    ir *= 10 ** (-8 / 20) / np.sqrt(np.sum(ir ** 2))
+    ir *= 10 ** (-12 / 20) / np.sqrt(np.sum(ir ** 2))
     wet = fftconvolve(x, ir)[: len(x)]
     y = x + wet
     active = y[np.abs(y) > 1e-3]

@@ -30,7 +30,8 @@ class AnalysisSettings:
     onset_silence_db: float = -55.0
     onset_min_interval: float = 0.05   # seconds between onsets, shortest a player articulates
     range_margin: float = 1.0     # semitones allowed beyond the instrument's written range
-    confirm_cents: float = 35.0   # two readings this close confirm a new pitch
+    confirm_cents: float = 100   # two readings this close confirm a new pitch
+    instant_confidence: float = 0.8   # a reading this sure needs no second one
 
 
 def window_for(lowest_midi: int, samplerate: int, hop: int, margin: float = 1.0) -> int:
@@ -72,25 +73,67 @@ def tracker_windows(lowest_midi: int, highest_midi: int, samplerate: int, hop: i
     return sorted(out)
 
 
-DECIMATE_FROM = 2048
+LONG_FROM = 2048      # notes that need a window this long get the low-note detector instead
 
 
 def _cents(a: float, b: float) -> float:
     return 1200.0 * abs(math.log2(a / b))
 
 
-class PitchTracker:
-    """Fundamental frequency from several aubio ``yinfast`` windows at once, shortest first.
+class LowYin:
+    """YIN for low notes, at half the sample rate, with its lag range and its integration
+    window set apart (aubio ties both to half its buffer): lags up to the lowest note's period,
+    summed over half that. An E1 is read from 38 ms of sound where aubio needs 85."""
 
-    Every hop each window looks at the latest samples. An estimate counts when it is confident,
-    inside the player's range and its period fits the window twice; a *new* pitch is believed
-    once it is confirmed, by the same window a hop earlier or by another window now, so the
-    shortest window that has seen enough of a new note switches the display to it (a few ms
-    after the attack) while one-hop glitches are ignored. While the pitch holds, the longest
-    agreeing window gives the value (the finest resolution). Octave errors of the short
-    windows (a low note with a weak fundamental read an octave up) are overruled by a longer
-    window reading the octave below with confidence, once that window has had time to see
-    the note.
+    def __init__(self, samplerate2: int, f_lo: float, threshold: float):
+        self.sr2, self.thr = samplerate2, threshold
+        self.tmax = int(math.ceil(samplerate2 / f_lo)) + 1
+        self.L = self.tmax // 2
+        self.n = self.L + self.tmax
+        self.m = 1 << int(math.ceil(math.log2(self.n + self.L)))
+        self._k = np.arange(1, self.tmax + 1, dtype=np.float64)
+
+    def __call__(self, x: np.ndarray) -> tuple[float, float]:
+        x = x[-self.n:].astype(np.float64)
+        L, tmax = self.L, self.tmax
+        r = np.fft.irfft(np.fft.rfft(x, self.m) * np.conj(np.fft.rfft(x[:L], self.m)), self.m)[:tmax + 1]
+        c = np.concatenate(([0.0], np.cumsum(x * x)))
+        d = c[L] + (c[L:L + tmax + 1] - c[:tmax + 1]) - 2.0 * r
+        d[0] = 0.0
+        cm = np.cumsum(d[1:])
+        if cm[-1] <= 1e-12:
+            return 0.0, 0.0
+        dn = np.empty(tmax + 1)
+        dn[0] = 1.0
+        dn[1:] = d[1:] * self._k / np.maximum(cm, 1e-12)
+        below = np.flatnonzero(dn[2:] < self.thr)
+        if len(below):
+            t = int(below[0]) + 2
+            while t + 1 <= tmax and dn[t + 1] < dn[t]:
+                t += 1
+        else:
+            t = int(np.argmin(dn[2:])) + 2
+        if t >= tmax - 1:
+            return 0.0, 0.0                     # the edge of the lag range: no period found
+        a, b, e = dn[t - 1], dn[t], dn[t + 1]
+        den = a - 2.0 * b + e
+        tt = t + (0.5 * (a - e) / den if den > 0 else 0.0)
+        return self.sr2 / tt, 1.0 - float(b)
+
+
+class PitchTracker:
+    """Fundamental frequency from several detectors at once, shortest first: aubio
+    ``yinfast`` windows for what they can see quickly, and for a player whose low notes need a
+    long window, a YIN at half rate that reaches them in about half the time.
+
+    Every hop each detector looks at the latest samples. An estimate counts when it is
+    confident, inside the player's range and its period fits the detector; a *new* pitch is
+    believed once it is confirmed, by the same detector a hop earlier or by another one now
+    (or at once when very sure), so the shortest detector that has seen enough of a new note
+    switches the display to it while one-hop glitches are ignored. While the pitch holds, the
+    longest agreeing detector that has seen mostly this note gives the value. Octave errors
+    of the short ones (a low note with a weak fundamental read an octave up) are overruled by
+    a longer one reading the octave below, once it has had time to see the note.
     """
 
     def __init__(self, samplerate: int, hop: int, lowest_midi: int, highest_midi: int,
@@ -98,42 +141,60 @@ class PitchTracker:
         self.sr, self.hop, self.s = samplerate, hop, settings
         self.f_min = midi_to_hz(lowest_midi - settings.range_margin)
         self.f_max = midi_to_hz(highest_midi + settings.range_margin)
-        self.windows = tracker_windows(lowest_midi, highest_midi, samplerate, hop, settings.range_margin)
-        # windows of 2048 and more read the signal at half the rate (their notes are low):
-        # half the work, the same periods
-        self._det, self._half = [], []
-        for w in self.windows:
-            half = w >= DECIMATE_FROM
-            n, rate = (w // 2, samplerate // 2) if half else (w, samplerate)
-            p = aubio.pitch("yinfast", n, n, rate)              # hop = window: it reads what it is given
+        wins = tracker_windows(lowest_midi, highest_midi, samplerate, hop, settings.range_margin)
+        self._low = None
+        if wins[-1] >= LONG_FROM:
+            self._low = LowYin(samplerate // 2, self.f_min, settings.tolerance)
+            span = 2 * self._low.n
+            wins = [w for w in wins if w < min(span, LONG_FROM)]
+        self._det = []
+        for w in wins:
+            p = aubio.pitch("yinfast", w, w, samplerate)        # hop = window: it reads what it is given
             p.set_unit("Hz")
             p.set_tolerance(settings.tolerance)
             p.set_silence(-120.0)
             self._det.append(p)
-            self._half.append(half)
-        self._hist = np.zeros(self.windows[-1], np.float32)
-        self._hist2 = np.zeros(self.windows[-1] // 2, np.float32)
+        # spans in samples at the input rate, shortest first; the low detector is the last
+        self.windows = wins + ([2 * self._low.n] if self._low else [])
+        self._hist = np.zeros(max(wins, default=hop), np.float32)
+        self._hist2 = np.zeros(self._low.n if self._low else 1, np.float32)
         self._tail = np.zeros(3, np.float32)       # the last samples, for the half-rate filter
-        self._prev = [0.0] * len(self.windows)     # each window's last confident estimate
+        self._prev = [0.0] * len(self.windows)     # each detector's last confident estimate
+        # the longest low-note detectors (a bass's) read every other hop: half the work, and
+        # their notes change no faster than that
+        self._low_stride = 2 if self._low is not None and self._low.n > 700 else 1
+        self._tick = 0
+        self._low_last = (0.0, 0.0)
+        self._low_fresh = True
         self.shown = 0.0
         self.confidence = 0.0
         self._age = 0                              # samples since the shown pitch changed
 
     def _estimates(self):
         out = []
-        for w, p, half in zip(self.windows, self._det, self._half):
-            f = float(p(self._hist2[-(w // 2):] if half else self._hist[-w:])[0])
+        for w, p in zip(self.windows, self._det):
+            f = float(p(self._hist[-w:])[0])
             c = float(p.get_confidence())
             # a period at the end of the window's lag range is the range's edge, not the note
             ok = c >= self.s.voiced_off and self.f_min <= f <= self.f_max and self.sr / f <= 0.45 * w
             out.append((f if ok else 0.0, c))
+        if self._low is not None:
+            self._tick += 1
+            if self._tick % self._low_stride == 0:
+                f, c = self._low(self._hist2)
+                ok = c >= self.s.voiced_off and self.f_min <= f <= self.f_max
+                self._low_last = (f if ok else 0.0, c)
+                self._low_fresh = True
+            else:
+                self._low_fresh = False
+            out.append(self._low_last)
         return out
 
     def process(self, x: np.ndarray) -> tuple[float, float]:
         n = len(x)
         self._hist[:-n] = self._hist[n:]
         self._hist[-n:] = x
-        if self._half[-1]:
+        if self._low is not None:
             # [1 3 3 1]/8 low-pass, every other sample: 24 kHz for the long windows
             y = np.concatenate((self._tail, x))
             self._tail = y[-3:]
@@ -148,9 +209,10 @@ class PitchTracker:
         for i, (f, c) in enumerate(est):
             if f <= 0:
                 continue
-            again = prev[i] > 0 and _cents(f, prev[i]) <= tol
+            fresh = self._low_fresh or self._low is None or i < len(est) - 1
+            again = fresh and prev[i] > 0 and _cents(f, prev[i]) <= tol
             other = any(j != i and g > 0 and _cents(f, g) <= tol for j, (g, _) in enumerate(est))
-            if again or other:
+            if again or other or c >= self.s.instant_confidence:
                 confirmed.append((i, f, c))
         self._age += n
         if not confirmed:
