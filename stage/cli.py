@@ -53,6 +53,9 @@ def main(argv=None) -> int:
     p.add_argument("--lowest", default="E1", help="lowest note of the instrument (default E1)")
     p.add_argument("--highest", default="C8", help="highest note of the instrument (default C8)")
     p.add_argument("--hop", type=int, default=256)
+    p.add_argument("--gain-db", type=float, default=0.0, help="input gain before the analysis (default 0)")
+    p.add_argument("--noise-floor", type=float, default=None,
+                   help="dBFS below which nothing is pitched (default -50)")
     p = sub.add_parser("cuts", help="find the scene cuts in a film; print them or add them to a session's cues")
     p.add_argument("film", type=Path)
     p.add_argument("--session", type=Path, default=None,
@@ -86,7 +89,7 @@ def _options(session, args):
                        screen=d.screen, fps=d.fps, vsync=d.vsync, headless=args.headless, hud=args.hud,
                        timecode=d.timecode, timecode_size=d.timecode_size, feet_frames=d.feet_frames,
                        latency_ms=d.latency_ms, analysis_offset_ms=d.analysis_offset_ms,
-                       mode=args.mode or "studio")
+                       a4=d.a4, mode=args.mode or "studio")
 
 
 def _perform(session, args) -> int:
@@ -189,12 +192,15 @@ def cmd_check(args) -> int:
         print(f"audio    input [{dev['index']}] {dev['name']} ({dev['hostapi']})  {dev['inputs']} ch  {sr} Hz  "
               f"block {a.blocksize}  hop {a.hop}")
         nch = dev["inputs"]
-    from .audio.analysis import window_for
+    from .audio.analysis import AnalysisSettings, PitchTracker
     from .music import note_name
     from .midi.inputs import MidiPortError, find_port
+    print(f"tuning   A4 = {s.display.a4:g} Hz")
     for i, p in enumerate(s.players):
         colour = f"colour #{'%02x%02x%02x' % p.colour}"
-        span = f"{note_name(p.lowest)}-{note_name(p.highest)}"
+        span = f"{note_name(p.lowest)}-{note_name(p.highest)} concert"
+        if p.transpose:
+            span += f", shown written ({p.transpose:+d} st)"
         if p.is_midi:
             try:
                 _, _, port = find_port(p.midi)
@@ -205,8 +211,9 @@ def cmd_check(args) -> int:
             continue
         if p.channel > nch:
             raise s.error(f"players[{i}].channel", f"channel {p.channel} does not exist: the input has {nch} channel(s)")
-        print(f"player   {p.name:<12} channel {p.channel}  {span}  {colour}  "
-              f"pitch window {window_for(p.lowest, 48000, a.hop)} @48k")
+        spans = PitchTracker(48000, a.hop, p.lowest, p.highest, AnalysisSettings()).windows
+        print(f"player   {p.name:<12} channel {p.channel}  {span}  {colour}  gain {p.gain_db:+g} dB  "
+              f"noise floor {p.noise_floor:g} dBFS  pitch windows {'/'.join(map(str, spans))} @48k")
     print("ok")
     return 0
 
@@ -233,7 +240,8 @@ def cmd_analyze(args) -> int:
     try:
         w = csv.writer(out, lineterminator="\n")
         w.writerow(["time_s", "f0_hz", "confidence", "level_db"])
-        for t, fr in analyze_signal(data[:, args.channel - 1], sr, args.hop, lo, hi):
+        for t, fr in analyze_signal(data[:, args.channel - 1], sr, args.hop, lo, hi,
+                                    gain_db=args.gain_db, noise_floor=args.noise_floor):
             w.writerow([f"{t:.6f}", f"{fr.f0_hz:.3f}", f"{fr.confidence:.4f}", f"{fr.level_db:.2f}"])
     finally:
         if out is not sys.stdout:

@@ -141,3 +141,23 @@ def test_analyze_command_explains_a_bad_channel(tmp_path):
     r = subprocess.run(stage_cmd("analyze", wav, "--channel", 3), capture_output=True, text=True)
     assert r.returncode == 2
     assert "mono.wav has 1 channel" in r.stderr and "--channel must be 1-1" in r.stderr
+
+
+def test_input_gain_lifts_a_quiet_player_over_the_noise_floor():
+    quiet = tone(330.0, 1.0) * (10 ** (-62 / 20) / 0.3)         # about -65 dBFS: under the -50 default
+    rows = list(analyze_signal(quiet, SR, 256, parse_note("E3"), parse_note("C6")))
+    assert all(r.f0_hz == 0 for _, r in rows)
+    rows = list(analyze_signal(quiet, SR, 256, parse_note("E3"), parse_note("C6"), gain_db=24))
+    voiced = np.array([r.f0_hz for t, r in rows if t > 0.1])
+    assert np.mean(voiced > 0) > 0.95 and abs(np.median(cents(voiced[voiced > 0], 330.0))) < 5
+    # the level reported is after the gain, as the meter shows it
+    assert np.median([r.level_db for t, r in rows if t > 0.1]) == pytest.approx(-65 + 24 - 1.5, abs=3)
+
+
+def test_a_raised_noise_floor_silences_a_hum_the_default_would_pitch():
+    t = np.arange(2 * SR) / SR
+    hum = (0.01 * (np.sin(2 * np.pi * 50 * t) + 0.5 * np.sin(2 * np.pi * 150 * t))).astype(np.float32)  # ~ -40 dBFS
+    low = [r.f0_hz for _, r in analyze_signal(hum, SR, 256, parse_note("E1"), parse_note("G3"), noise_floor=-60)]
+    assert np.mean(np.array(low) > 0) > 0.8                      # under a low floor the hum reads as G1
+    high = [r.f0_hz for _, r in analyze_signal(hum, SR, 256, parse_note("E1"), parse_note("G3"), noise_floor=-30)]
+    assert max(high) == 0

@@ -159,3 +159,43 @@ def test_meter_rises_at_once_and_falls_at_20_db_per_second():
         lane.update_status(t0 + 0.01 + k * 0.05)
     assert lane.meter_db == pytest.approx(-16.0, abs=0.2)         # 20 dB/s release over 0.5 s
     assert lane.peak_db == pytest.approx(-3.0)                     # the peak still held (1.5 s)
+
+
+def test_a_bb_trumpet_shows_written_pitch_on_the_written_row():
+    # concert Bb4 (466.16 Hz) is a written C5 for a B-flat trumpet: labelled C5, drawn at C5's row
+    clock = FakeClock()
+    players = [PlayerConfig("Trumpet", (255, 176, 0), 1, 52, 84, transpose=2)]
+    app, feeds = make_app(players, clock)
+    lane = app.lane("Trumpet")
+    t0 = clock.t
+    clock.t = t0 + 1.0
+    feed_signal(feeds[0], tone(466.16, 1.0), t0, 52, 84)
+    app.draw_film()
+    app.draw_lanes(clock())
+    assert lane.note_label()[0] == "C5"
+    assert lane.geom.y_for_hz(466.16) == pytest.approx(lane.geom.y_for_midi(72), abs=0.1)   # the C5 row
+    x = app.now_x - 0.5 * app.pps
+    assert is_colour(colour_at(app, x, lane.geom.y_for_midi(72)), (255, 176, 0))
+    assert not is_colour(colour_at(app, x, lane.geom.y_for_midi(70)), (255, 176, 0))   # not at concert Bb
+    # the lane's range moved with it: the trumpet's lowest concert E3 is written F#3
+    assert lane.geom.lo == pytest.approx(52 + 2 - 1)
+    app.close()
+
+
+@pytest.mark.parametrize("hz,a4,cents", [(442.0, 442.0, 0), (440.0, 442.0, -8), (442.0, 440.0, 8)])
+def test_note_names_and_cents_read_against_the_sessions_a4(hz, a4, cents):
+    clock = FakeClock()
+    from stage.audio.state import InputStatus as _IS
+    feeds = [PlayerFeed("Trumpet")]
+    app = StageApp(PLAYERS[:1], feeds, _IS(), options=ViewOptions(size=(1280, 720), fullscreen=False,
+                                                                   headless=True, a4=a4), clock=clock)
+    t0 = clock.t
+    clock.t = t0 + 1.0
+    feed_signal(feeds[0], tone(hz, 1.0), t0, 52, 84)
+    app.draw_lanes(clock())
+    lane = app.lane("Trumpet")
+    name, c = lane.note_label()
+    assert name == "A4" and round(c) == cents
+    exact = 1200 * np.log2(hz / a4)
+    assert lane.geom.y_for_hz(hz) == pytest.approx(lane.geom.y_for_midi(69 + exact / 100), abs=0.01)
+    app.close()

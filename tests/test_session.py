@@ -61,6 +61,17 @@ def test_a_good_session(write):
     assert [p.name for p in s.players] == ["Trumpet", "Bass"]
     assert s.players[0].colour == (255, 176, 0) and s.players[0].lowest == 52 and s.players[1].lowest == 28
     assert s.players[1].colour != s.players[0].colour          # a default colour of its own
+    assert s.display.a4 == 440.0 and s.players[0].transpose == 0
+    assert s.players[0].gain_db == 0.0 and s.players[0].noise_floor == -50.0
+
+
+def test_tuning_transposition_gain_and_noise_floor(write):
+    s = load_session(write(None, **{"screen = 1": "screen = 1\na4 = 442",
+                                    'highest = "C6"': 'highest = "C6"\ntranspose = "Bb"\ngain_db = 12\nnoise_floor = -62',
+                                    'highest = "G3"': 'highest = "G3"\ntranspose = 12'}))
+    assert s.display.a4 == 442.0
+    assert (s.players[0].transpose, s.players[0].gain_db, s.players[0].noise_floor) == (2, 12.0, -62.0)
+    assert s.players[1].transpose == 12           # a double bass reads an octave up
 
 
 @pytest.mark.parametrize("old,new,line,key,says", [
@@ -73,8 +84,12 @@ def test_a_good_session(write):
     ("fullscreen = false", "fullscreen = \"no\"", 8, "display.fullscreen", "true or false"),
     ("size = [1920, 1080]", "size = [1920]", 9, "display.size", "[width, height]"),
     ('highest = "G3"', 'highest = "C1"', 27, "players[1].highest", "above lowest"),
-    ("screen = 1", "scren = 1", 7, "display.scren", "valid keys in [display]: analysis_offset_ms, feet_frames, fps"),
+    ("screen = 1", "scren = 1", 7, "display.scren", "valid keys in [display]: a4, analysis_offset_ms, feet_frames"),
     ('name = "Bass"', 'name = "Trumpet"', 24, "players[1].name", "two players are called"),
+    ('highest = "C6"', 'highest = "C6"\ntranspose = "B flat"', 22, "players[0].transpose", "'Bb', 'Bb tenor', 'Eb'"),
+    ('highest = "C6"', 'highest = "C6"\ngain_db = 90', 22, "players[0].gain_db", "-40 to 60"),
+    ('highest = "C6"', 'highest = "C6"\nnoise_floor = 0', 22, "players[0].noise_floor", "dBFS"),
+    ("screen = 1", "screen = 1\na4 = 880", 8, "display.a4", "400-480"),
 ])
 def test_errors_name_file_line_key_and_choices(write, old, new, line, key, says):
     path = write(None, **{old: new})

@@ -7,7 +7,7 @@ with exactly ``hop`` float32 samples, as aubio wants.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aubio
 import numpy as np
@@ -243,9 +243,18 @@ class PitchTracker:
 
 
 class PlayerAnalyzer:
+    """One player's analysis, hop by hop: the input gain applied, then level (RMS and peak,
+    dBFS), onsets and pitch; below the player's noise floor (with hysteresis) nothing is
+    pitched."""
+
     def __init__(self, samplerate: int, hop: int, lowest_midi: int = 28, highest_midi: int = 108,
-                 settings: AnalysisSettings = AnalysisSettings()):
+                 settings: AnalysisSettings = AnalysisSettings(), gain_db: float = 0.0,
+                 noise_floor: float | None = None):
+        if noise_floor is not None:
+            settings = replace(settings, gate_db=noise_floor)
         self.samplerate, self.hop, self.settings = samplerate, hop, settings
+        self.gain = float(10.0 ** (gain_db / 20.0))
+        self._scaled = np.zeros(hop, np.float32)
         self.tracker = PitchTracker(samplerate, hop, lowest_midi, highest_midi, settings)
         self.window = self.tracker.windows[-1]
         self._onset = aubio.onset(settings.onset_method, max(1024, hop * 4), hop, samplerate)
@@ -256,6 +265,11 @@ class PlayerAnalyzer:
 
     def process(self, x: np.ndarray) -> Frame:
         s = self.settings
+        if self.gain != 1.0:
+            if len(x) != len(self._scaled):
+                self._scaled = np.zeros(len(x), np.float32)
+            np.multiply(x, self.gain, out=self._scaled)
+            x = self._scaled
         onset = bool(self._onset(x)[0])
         rms = float(np.sqrt(np.dot(x, x) / len(x)))
         peak = float(np.max(np.abs(x)))
@@ -268,12 +282,13 @@ class PlayerAnalyzer:
 
 
 def analyze_signal(x: np.ndarray, samplerate: int, hop: int = 256, lowest_midi: int = 28,
-                   highest_midi: int = 108, settings: AnalysisSettings = AnalysisSettings()):
+                   highest_midi: int = 108, settings: AnalysisSettings = AnalysisSettings(),
+                   gain_db: float = 0.0, noise_floor: float | None = None):
     """Run the live analyzer over a whole mono signal, as fast as it goes.
 
     Yields (time_s, Frame) per hop, time_s being the time of the last sample that hop used.
     """
-    an = PlayerAnalyzer(samplerate, hop, lowest_midi, highest_midi, settings)
+    an = PlayerAnalyzer(samplerate, hop, lowest_midi, highest_midi, settings, gain_db, noise_floor)
     x = np.ascontiguousarray(x, dtype=np.float32)
     n = len(x) // hop
     for i in range(n):

@@ -54,7 +54,8 @@ class AnalysisThread(Worker):
                  settings: AnalysisSettings = AnalysisSettings(), clock=_clock.now):
         self.ring, self.feeds, self.channels, self.hop = ring, feeds, channels, hop
         self.doorbell, self.status, self.clock = doorbell, status, clock
-        self.analyzers = [PlayerAnalyzer(ring.samplerate, hop, p.lowest, p.highest, settings)
+        self.analyzers = [PlayerAnalyzer(ring.samplerate, hop, p.lowest, p.highest, settings,
+                                         getattr(p, "gain_db", 0.0), getattr(p, "noise_floor", None))
                           for p in players]
         self.cursor = 0
         self.hops = 0

@@ -45,6 +45,7 @@ class ViewOptions:
     mode: str = "studio"             # "studio" or "performance"
     latency_ms: float = 0.0          # the projector's delay: the picture is drawn this far ahead
     analysis_offset_ms: float = 0.0  # shifts the players' lines along time
+    a4: float = 440.0                # note names and cents are read against this
 
 
 class TraceWriter:
@@ -192,7 +193,7 @@ class StageApp:
         n = len(self.players)
         self.lanes = []
         for i, (p, feed) in enumerate(zip(self.players, self.feeds)):
-            g = lane_geometry(n, h, p.lowest, p.highest, i)
+            g = lane_geometry(n, h, p.lowest, p.highest, i, shift=getattr(p, "transpose", 0), a4=self.opt.a4)
             view = MidiLaneView if getattr(p, "is_midi", False) else LaneView
             lane = view(p, feed, g, self.now_x, self.pps, self.text, self.scale)
             lane.chord_at = self.chord_at_time

@@ -30,22 +30,33 @@ VOICED_HOLD_S = 0.12         # a shown note stays this long past its last voiced
 
 @dataclass
 class LaneGeom:
+    """A lane's pitch axis. Rows are in *shown* notes: written pitch for a transposing player
+    (``shift`` semitones from concert), against the session's A4."""
     top: int
     height: int
-    lo: float        # MIDI note at the lane's bottom edge
-    hi: float        # MIDI note at the top edge
+    lo: float        # shown MIDI note at the lane's bottom edge
+    hi: float        # shown MIDI note at the top edge
+    shift: int = 0   # written minus concert, in semitones
+    a4: float = 440.0
 
     def y_for_midi(self, m: float) -> float:
+        """y of a shown note (as the grid labels it)."""
         return self.top + self.height - (m - self.lo) / (self.hi - self.lo) * self.height
 
+    def y_for_concert(self, m: float) -> float:
+        """y of a concert-pitch note number (a MIDI player's)."""
+        return self.y_for_midi(m + self.shift)
+
     def y_for_hz(self, hz: float) -> float:
-        return self.y_for_midi(hz_to_midi(hz))
+        return self.y_for_midi(hz_to_midi(hz, self.a4) + self.shift)
 
 
-def lane_geometry(n: int, screen_h: int, lowest: int, highest: int, index: int, gap: int = 4) -> LaneGeom:
+def lane_geometry(n: int, screen_h: int, lowest: int, highest: int, index: int, gap: int = 4,
+                  shift: int = 0, a4: float = 440.0) -> LaneGeom:
+    """``lowest`` and ``highest`` are concert pitch, as the session gives them."""
     h = (screen_h - gap * (n + 1)) // n
     top = gap + index * (h + gap)
-    return LaneGeom(top, h, lowest - 1.0, highest + 1.0)
+    return LaneGeom(top, h, lowest + shift - 1.0, highest + shift + 1.0, shift, a4)
 
 
 class LaneView:
@@ -53,6 +64,7 @@ class LaneView:
 
     def __init__(self, player, feed, geom: LaneGeom, now_x: int, pps: float, text, hud_scale: float):
         self.player, self.feed, self.geom = player, feed, geom
+        self.signal_db = getattr(player, "noise_floor", SIGNAL_DB)   # quieter than this: silent
         self.now_x, self.pps, self.text, self.s = now_x, pps, text, hud_scale
         self.seen = self._first_unseen()
         self.prev_point = None          # (x_time, y, voiced) of the last drawn entry
@@ -83,7 +95,7 @@ class LaneView:
             drawn.append(t)
             self.last_drawn = (t, f0, level)
             x = self.now_x - (t_right - t) * self.pps
-            if level > SIGNAL_DB:
+            if level > self.signal_db:
                 self.last_loud_t = t
             if onset:
                 self.onset_t = t
@@ -104,13 +116,13 @@ class LaneView:
                 pygame.draw.line(trail, (*col, a), start, (x, y), width)
                 chord = self.chord_at(t) if self.chord_at else None
                 if chord is not None:                  # a thin core in the colour of the note's function
-                    fn = chord.function(int(round(hz_to_midi(f0))))
+                    fn = chord.function(int(round(hz_to_midi(f0, g.a4))))     # concert, as chords are
                     self.function = fn
                     pygame.draw.line(trail, (*FUNCTION_COLOURS[fn], a), start, (x, y), max(2, width // 3))
                 self.prev_point = (x, y)
             else:
                 self.prev_point = None
-            if onset and level > SIGNAL_DB:
+            if onset and level > self.signal_db:
                 # onsets: a white tick at the lane's top and bottom edges, whatever the pitch
                 tick = max(6, int(14 * self.s))
                 pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top), (x, g.top + tick), 3)
@@ -149,9 +161,10 @@ class LaneView:
             self.peak_db = max(peak, self.peak_db - METER_RELEASE_DB_S * dt)
 
     def note_label(self) -> tuple[str, float | None]:
-        """The note name shown large, and the cents off it (None: none to show)."""
-        n, cents = nearest_note(self.shown_hz)
-        return note_name(n), cents
+        """The note name shown large (written pitch for a transposing player), and the cents
+        off it against the session's A4 (None: none to show)."""
+        n, cents = nearest_note(self.shown_hz, self.geom.a4)
+        return note_name(n + self.geom.shift), cents
 
     def draw_label(self, screen: pygame.Surface, x0: int, width: int, now: float):
         g, col, s = self.geom, self.player.colour, self.s
@@ -227,7 +240,7 @@ class MidiLaneView(LaneView):
         self.t_prev = t_right
         bend = feed.bend
         for n in feed.sounding:
-            y = g.y_for_midi(n.note + bend)
+            y = g.y_for_concert(n.note + bend)
             if not (g.top <= y <= g.top + g.height):
                 continue
             x0 = self.now_x - (t_right - max(n.t_on, t_from)) * self.pps
@@ -268,7 +281,8 @@ class MidiLaneView(LaneView):
     def note_label(self) -> tuple[str, float | None]:
         bend = self.feed.bend
         notes = [nearest_note(midi_to_hz(n + bend)) for n in sorted(n.note for n in self.feed.sounding)]
+        k = self.geom.shift
         if len(notes) == 1:
             n, cents = notes[0]
-            return note_name(n), (cents if abs(bend) > 0.005 else None)
-        return " ".join(note_name(n) for n, _ in notes[:6]), None
+            return note_name(n + k), (cents if abs(bend) > 0.005 else None)
+        return " ".join(note_name(n + k) for n, _ in notes[:6]), None

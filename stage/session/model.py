@@ -40,9 +40,10 @@ DEFAULT_COLOURS = ("amber", "cyan", "magenta", "green", "orange", "violet", "yel
 _SECTIONS = {
     "film": {"file", "in", "out", "sound", "start", "drop_frame", "switch"},
     "display": {"screen", "fullscreen", "size", "fps", "vsync", "timecode", "timecode_size", "feet_frames",
-                "latency_ms", "analysis_offset_ms"},
+                "latency_ms", "analysis_offset_ms", "a4"},
     "audio": {"input", "samplerate", "blocksize", "hop", "file", "output"},
-    "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range"},
+    "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range",
+                "transpose", "gain_db", "noise_floor"},
     "control": {"midi", "osc_listen", "osc_send", "map"},
     "cues": {"name", "in", "out", "hits", "palette", "harmony", "tempo", "beats_per_bar"},
     "sync": {"mtc_in", "mtc_out", "mtc_rate"},
@@ -83,7 +84,14 @@ class DisplayConfig:
     feet_frames: bool = False    # also show 35 mm feet+frames
     latency_ms: float = 0.0      # the projector's own delay: picture and its overlays are drawn this much ahead
     analysis_offset_ms: float = 0.0   # moves the players' lines along time (positive: later)
+    a4: float = 440.0            # the reference pitch note names and cents are read against
 
+
+# concert to written pitch, in semitones, for the instruments that read transposed parts
+# (Bb: trumpet, clarinet; Bb tenor: tenor sax, bass clarinet; Eb: alto sax; F: horn; A: clarinet
+# in A; G: alto flute; D: D trumpet; octave: guitar and double bass, written an octave up)
+TRANSPOSITIONS = {"C": 0, "Bb": 2, "Bb tenor": 14, "Eb": 9, "Eb baritone": 21, "F": 7, "A": 3, "G": 5,
+                  "D": -2, "octave": 12}
 
 TIMECODE_PLACES = ("off", "top-left", "top-right", "bottom-left", "bottom-right")
 
@@ -109,6 +117,9 @@ class PlayerConfig:
     midi: str | None = None               # a MIDI player: part of the input port's name
     midi_channel: int | None = None       # 1-16, or None for every channel
     bend_range: float = 2.0               # semitones at full pitch bend
+    transpose: int = 0                    # semitones from concert to the written pitch shown
+    gain_db: float = 0.0                  # input gain before the analysis (and the meter)
+    noise_floor: float = -50.0            # dBFS: below it nothing is pitched, and the player is silent
 
     @property
     def is_midi(self) -> bool:
@@ -320,9 +331,13 @@ def load_session(path, base_dir: Path | None = None) -> Session:
     aoff = get(d, "display", "analysis_offset_ms", (int, float), 0.0)
     if not -500 <= aoff <= 500:
         raise err("display.analysis_offset_ms", f"milliseconds, -500 to 500, got {aoff}")
+    a4 = get(d, "display", "a4", (int, float), 440.0)
+    if not 400 <= a4 <= 480:
+        raise err("display.a4", f"the reference pitch of A4 in Hz, 400-480 (440, 442, 415 ...), got {a4}")
     display = DisplayConfig(screen, get(d, "display", "fullscreen", bool, True), size, fps,
                             get(d, "display", "vsync", bool, True), place, float(tsize),
-                            get(d, "display", "feet_frames", bool, False), float(latency), float(aoff))
+                            get(d, "display", "feet_frames", bool, False), float(latency), float(aoff),
+                            float(a4))
 
     # [audio]
     a = data.get("audio", {})
@@ -391,8 +406,26 @@ def load_session(path, base_dir: Path | None = None) -> Session:
                 raise err(f"{pre}.{key}", str(e)) from None
         if notes["lowest"] >= notes["highest"]:
             raise err(f"{pre}.highest", "highest note must be above lowest note")
+        tr = get(p, pre, "transpose", (str, int), 0)
+        if isinstance(tr, str):
+            if tr not in TRANSPOSITIONS:
+                raise err(f"{pre}.transpose", f"{tr!r} is not a transposition; valid: "
+                                              f"{', '.join(repr(k) for k in TRANSPOSITIONS)}, or semitones")
+            tr = TRANSPOSITIONS[tr]
+        elif not -36 <= tr <= 36:
+            raise err(f"{pre}.transpose", f"semitones from concert to written pitch, -36 to 36, got {tr}")
+        gain = get(p, pre, "gain_db", (int, float), 0.0)
+        if not -40 <= gain <= 60:
+            raise err(f"{pre}.gain_db", f"input gain in dB, -40 to 60, got {gain}")
+        floor = get(p, pre, "noise_floor", (int, float), -50.0)
+        if not -100 <= floor <= -10:
+            raise err(f"{pre}.noise_floor", f"the level in dBFS below which the player is silent, -100 to -10, got {floor}")
+        if ch == 0 and ("gain_db" in p or "noise_floor" in p):
+            k = "gain_db" if "gain_db" in p else "noise_floor"
+            raise err(f"{pre}.{k}", f"{k} is for audio players (a MIDI player's level is its velocity)")
         players.append(PlayerConfig(name, colour, ch, notes["lowest"], notes["highest"],
-                                    _line_of(lines, pre), midi.strip() if midi else None, mch, float(bend)))
+                                    _line_of(lines, pre), midi.strip() if midi else None, mch, float(bend),
+                                    int(tr), float(gain), float(floor)))
     control = _control(data.get("control", {}), err, get)
     cues = _cues(data.get("cues", []), err, get)
     from_film = not cues
