@@ -35,6 +35,8 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pitchset  # noqa: E402
 
+from stage.audio.score import causal_on, lock_times  # noqa: E402
+
 HOP = 256
 SR = pitchset.SR
 METHODS = ["stage", "aubio yinfft", "aubio yin", "pyin"]
@@ -74,44 +76,6 @@ def run_pyin(x, inst):
     return np.arange(len(f)) * HOP / SR, f, cpu          # frame centres: offline, sees both sides
 
 
-def causal_on(grid, stamps, f):
-    """The value shown at each grid time: the latest row stamped at or before it."""
-    i = np.searchsorted(stamps, grid, side="right") - 1
-    return np.where(i >= 0, f[np.clip(i, 0, None)], 0.0)
-
-
-def cents_off(est, ref):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.abs(1200 * np.log2(np.where(est > 0, est, 1e-9) / ref))
-
-
-def lock_times(notes, stamps, f):
-    """Per note: seconds from its onset until the shown pitch is within 50 cents and holds for
-    20 ms (or to the note's end), None if never before the note ends."""
-    out = []
-    for s, e, m, _v, cents in notes:
-        ref = 440.0 * 2 ** ((m + cents / 100 - 69) / 12)
-        i0 = max(0, np.searchsorted(stamps, s, side="right") - 1)
-        i1 = np.searchsorted(stamps, e, side="left")
-        t_lock = None
-        k = i0
-        while k < i1:
-            if f[k] > 0 and cents_off(np.array([f[k]]), ref)[0] <= 50:
-                start = max(s, stamps[k])
-                j = k
-                while j + 1 < len(stamps) and f[j + 1] > 0 and cents_off(np.array([f[j + 1]]), ref)[0] <= 50:
-                    j += 1
-                until = stamps[j + 1] if j + 1 < len(stamps) else np.inf
-                if min(until, e) - start >= min(LOCK_HOLD_S, e - start - 1e-9) and start < e:
-                    t_lock = start - s
-                    break
-                k = j + 1
-            else:
-                k += 1
-        out.append(t_lock)
-    return out
-
-
 def score_item(args):
     item, methods = args
     import mir_eval
@@ -144,7 +108,7 @@ def score_item(args):
             "vr_hits": int(((ref > 0) & (est > 0)).sum()),
             "n_tail": int(tail.sum()), "fa_tail": int((tail & (est > 0)).sum()),
             "n_rest": int(rest.sum()), "fa_rest": int((rest & (est > 0)).sum()),
-            "locks": lock_times(item.notes, st, f),
+            "locks": lock_times(item.notes, st, f, LOCK_HOLD_S),
             "cpu_s": cpu, "audio_s": len(x) / SR,
         }
     return item.instrument.name, item.instrument.family, item.style, item.variant, res

@@ -28,6 +28,8 @@ import mido
 import numpy as np
 import soundfile as sf
 
+from stage.audio.score import truth  # noqa: F401  (the set's truth, pitchset.truth)
+
 SR = 48000
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "build" / "pitchset"
@@ -333,15 +335,6 @@ def build(out: Path = DEFAULT_OUT, instruments=None, styles=None, variants=None,
                     continue
                 items.append(Item(inst, style, variant, base.with_name(f"{base.name}-{variant}.flac"), notes))
     return items
-
-
-def truth(notes, times: np.ndarray) -> np.ndarray:
-    """Reference f0 (Hz, 0 = no note) at ``times``: the sounding note's measured pitch."""
-    f = np.zeros(len(times))
-    for s, e, m, _v, cents in notes:
-        sel = (times >= s) & (times < e)
-        f[sel] = 440.0 * 2 ** ((m + cents / 100 - 69) / 12)
-    return f
 
 
 def main():

@@ -8,6 +8,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import pygame
 
 from stage.film.synth import make_numbered_clip
@@ -95,6 +96,47 @@ def test_a_tone_played_into_the_input_is_shown(jack_server, tmp_path):
     # the snapshot shows the horn's line at the 440 Hz row in its colour
     img = pygame.image.load(str(tmp_path / "last.png"))
     assert img.get_size() == (1280, 720)
+
+
+def test_the_trace_is_on_clock_monotonic_raw(jack_server, tmp_path):
+    """An outside program lines up its own onsets, stamped on CLOCK_MONOTONIC_RAW (JACK's
+    clock), against the trace's frames: a tone injected at t_on is first shown a few ms after
+    t_on, read from sound captured just after t_on. (On this kind of machine CLOCK_MONOTONIC
+    runs a good fraction of a second apart from it, so a trace on the wrong clock fails.)"""
+    from stage.rig import Injector
+    film = make_numbered_clip(tmp_path / "film.mp4", 120, size=(160, 90))
+    session = tmp_path / "s.toml"
+    session.write_text(SESSION.format(film=film))
+    trace = tmp_path / "trace.jsonl"
+    env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server, SDL_VIDEODRIVER="dummy")
+    inj = Injector(jack_server, 2)
+    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 4, "--trace", trace),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        try:
+            inj.take_over(inj.wait_for_ports(PA_IN, 2))
+        except TimeoutError as e:
+            proc.kill()
+            pytest.fail(f"{e}; stage printed: {proc.communicate()[1]}")
+        time.sleep(1.0)
+        t_on = inj.play([880.0, 220.0])
+        t_raw = time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
+        offset = t_raw - time.monotonic()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        inj.close()
+    assert proc.returncode == 0, err
+    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    first = next(f for f in frames if abs(cents(max(f["players"]["Horn"]["f0_hz"], 1e-3), 880.0)) < 50)
+    shown = first["t_present"] - t_on
+    read = first["players"]["Horn"]["t_capture"] - t_on
+    assert 0.0 < shown < 0.08, (shown, offset)
+    assert -0.002 < read < shown, (read, offset)
+    # the frame times are RAW readings taken right after each flip: evenly spaced on that clock
+    t = np.array([f["t_present"] for f in frames])
+    assert np.median(np.diff(t)) == pytest.approx(1 / 60, abs=0.002)
 
 
 def test_a_missing_device_names_the_ones_there(jack_server, tmp_path):
