@@ -3,8 +3,8 @@
 
 Renders, reproducibly (fixed seeds), lines for eleven instruments in five styles (ballad,
 swing, bebop runs at 8-10 notes a second, wide leaps, the instrument's whole range) with
-Debian's fluidsynth and the FluidR3 GM soundfont, each dry and again with reverb and room
-noise. Before a note is used, its sample's tuning is measured on a held note; a note whose
+Debian's fluidsynth and the FluidR3 GM soundfont, gain-staged (the loudest 100 ms of each line
+at -14 dBFS RMS), each dry and again with reverb and room noise. Before a note is used, its sample's tuning is measured on a held note; a note whose
 sample is more than 30 cents off, or unsteady, or that starts in another octave, is left out
 of the lines (and listed), and the truth carries each kept note's measured tuning.
 
@@ -139,6 +139,17 @@ def render_line(notes, inst: Instrument, seconds: float) -> tuple[np.ndarray, li
             f[:] = np.linspace(1.0, 0.0, len(f), endpoint=False)
         out += x * gain if inst.monophonic else x
     return out, sounded
+
+
+LINE_LEVEL_DB = -14.0
+
+
+def gain_staged(x: np.ndarray) -> np.ndarray:
+    """As the operator sets a channel's gain: the line's loudest 100 ms at -14 dBFS RMS (the
+    sampler renders some instruments 15 dB quieter than others)."""
+    n = len(x) // 4800
+    loudest = float(np.sqrt((x[: n * 4800].reshape(n, 4800) ** 2).mean(axis=1)).max()) if n else 0.0
+    return (x * (10 ** (LINE_LEVEL_DB / 20) / loudest)).astype(np.float32) if loudest > 0 else x
 
 
 def room(x: np.ndarray, seed: int) -> np.ndarray:
@@ -321,6 +332,7 @@ def build(out: Path = DEFAULT_OUT, instruments=None, styles=None, variants=None,
             meta = base.with_name(base.name + "-notes.json")
             if not dry.exists() or not meta.exists():
                 x, sounded = render_line(notes, inst, seconds)
+                x = gain_staged(x)
                 sf.write(str(dry), x, SR, subtype="PCM_24")
                 sf.write(str(base.with_name(base.name + "-room.flac")), room(x, seed=ii * 10 + si), SR,
                          subtype="PCM_24")

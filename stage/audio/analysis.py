@@ -32,6 +32,8 @@ class AnalysisSettings:
     range_margin: float = 1.0     # semitones allowed beyond the instrument's written range
     confirm_cents: float = 100   # two readings this close confirm a new pitch
     instant_confidence: float = 0.8   # a reading this sure needs no second one
+    tail_db: float = 24.0         # a level this far under the recent peak is a release tail (or the room): no pitch
+    tail_release_db_s: float = 20.0    # how fast that recent peak falls
 
 
 def window_for(lowest_midi: int, samplerate: int, hop: int, margin: float = 1.0) -> int:
@@ -262,6 +264,7 @@ class PlayerAnalyzer:
         self._onset.set_silence(settings.onset_silence_db)
         self._onset.set_minioi_s(settings.onset_min_interval)
         self._gated = True
+        self._peak_db = SILENCE_DB
 
     def process(self, x: np.ndarray) -> Frame:
         s = self.settings
@@ -275,8 +278,12 @@ class PlayerAnalyzer:
         peak = float(np.max(np.abs(x)))
         level = db(rms)
         self._gated = level < (s.gate_db if self._gated else s.gate_db - s.gate_hysteresis_db)
+        # the recent peak falls slowly; a note's own sound keeps near it, a release tail and the
+        # room's reverb fall away from it fast
+        self._peak_db = max(level, self._peak_db - s.tail_release_db_s * len(x) / self.samplerate)
+        tail = level < self._peak_db - s.tail_db
         f0, conf = self.tracker.process(x)
-        if self._gated:
+        if self._gated or tail:
             f0 = 0.0
         return Frame(f0, max(0.0, min(1.0, conf)), level, db(peak), onset)
 
