@@ -76,6 +76,7 @@ def tracker_windows(lowest_midi: int, highest_midi: int, samplerate: int, hop: i
 
 
 LONG_FROM = 2048      # notes that need a window this long get the low-note detector instead
+LOW_YIN_INTEGRATION = 0.5   # the sum runs over this share of the longest period
 
 
 def _cents(a: float, b: float) -> float:
@@ -90,13 +91,13 @@ class LowYin:
     def __init__(self, samplerate2: int, f_lo: float, threshold: float):
         self.sr2, self.thr = samplerate2, threshold
         self.tmax = int(math.ceil(samplerate2 / f_lo)) + 1
-        self.L = self.tmax // 2
+        self.L = max(32, int(self.tmax * LOW_YIN_INTEGRATION))
         self.n = self.L + self.tmax
         self.m = 1 << int(math.ceil(math.log2(self.n + self.L)))
         self._k = np.arange(1, self.tmax + 1, dtype=np.float64)
 
     def __call__(self, x: np.ndarray) -> tuple[float, float]:
-        x = x[-self.n:].astype(np.float64)
+        x = x[:-self.n - 1:-1].astype(np.float64)     # newest first: the sum starts at the newest sample
         L, tmax = self.L, self.tmax
         r = np.fft.irfft(np.fft.rfft(x, self.m) * np.conj(np.fft.rfft(x[:L], self.m)), self.m)[:tmax + 1]
         c = np.concatenate(([0.0], np.cumsum(x * x)))
@@ -175,7 +176,7 @@ class PitchTracker:
     def _estimates(self):
         out = []
         for w, p in zip(self.windows, self._det):
-            f = float(p(self._hist[-w:])[0])
+            f = float(p(self._hist[:-w - 1:-1].copy())[0])     # newest first (see LowYin)
             c = float(p.get_confidence())
             # a period at the end of the window's lag range is the range's edge, not the note
             ok = c >= self.s.voiced_off and self.f_min <= f <= self.f_max and self.sr / f <= 0.45 * w
