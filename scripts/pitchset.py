@@ -5,7 +5,7 @@ Renders, reproducibly (fixed seeds), lines for eleven instruments in five styles
 swing, bebop runs at 8-10 notes a second, wide leaps, the instrument's whole range) with
 Debian's fluidsynth and the FluidR3 GM soundfont, gain-staged (the loudest 100 ms of each line
 at -14 dBFS RMS), each dry and again with reverb and room noise. Before a note is used, its sample's tuning is measured on a held note; a note whose
-sample is more than 30 cents off, or unsteady, or that starts in another octave, is left out
+sample is more than 30 cents off, or unsteady, or that opens an octave or a twelfth low, is left out
 of the lines (and listed), and the truth carries each kept note's measured tuning.
 
     python scripts/pitchset.py [OUTDIR]        # renders what is missing, prints the set
@@ -215,14 +215,16 @@ def measure_tuning(inst: Instrument) -> dict:
         q.set_silence(-120.0)
         att = np.array([float(q(seg[i:i + 256])[0]) for i in range(0, int(0.1 * SR), 256)])
         att = att[att > 0]
-        low = np.abs(1200 * np.log2(att / (nominal / 2))) < 60 if len(att) else np.array([False])
+        # (or its twelfth below: a body's thump at a third of the note's frequency)
+        low = (np.abs(1200 * np.log2(att / (nominal / 2))) < 60) | (np.abs(1200 * np.log2(att / (nominal / 3))) < 60) \
+            if len(att) else np.array([False])
         low_start = int(low.sum()) >= 5                    # 27 ms or more
         if abs(med) > 30:
             out[m] = {"cents": med, "ok": False, "why": f"sample {med:+.0f} cents off"}
         elif spread > 60:
             out[m] = {"cents": med, "ok": False, "why": f"unsteady ({spread:.0f} cents)"}
         elif low_start:
-            out[m] = {"cents": med, "ok": False, "why": "starts an octave low"}
+            out[m] = {"cents": med, "ok": False, "why": "starts an octave (or a twelfth) low"}
         else:
             out[m] = {"cents": med, "ok": True, "why": ""}
     return out

@@ -17,8 +17,8 @@ from stage.audio.analysis import analyze_signal
 DATA = Path(__file__).parent / "data"
 
 # line: (raw pitch accuracy at least, median time-to-lock at most in ms, margin over raw aubio)
-BOUNDS = {"trumpet-bebop-dry": (0.88, 15, 0.08), "flute-leaps-room": (0.93, 15, 0.04),
-          "tenor_sax-swing-room": (0.78, 40, None), "upright_bass-swing-dry": (0.60, 65, 0.30)}
+BOUNDS = {"trumpet-bebop-dry": (0.90, 12, 0.10), "flute-leaps-room": (0.95, 12, 0.05),
+          "tenor_sax-swing-room": (0.82, 25, None), "upright_bass-swing-dry": (0.66, 50, 0.40)}
 
 
 def load(stem):

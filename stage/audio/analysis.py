@@ -32,8 +32,9 @@ class AnalysisSettings:
     range_margin: float = 1.0     # semitones allowed beyond the instrument's written range
     confirm_cents: float = 100   # two readings this close confirm a new pitch
     instant_confidence: float = 0.8   # a reading this sure needs no second one
+    octave_room: float = 2.0      # periods a short window must have room for, beyond its reading's
     tail_db: float = 24.0         # a level this far under the recent peak is a release tail (or the room): no pitch
-    tail_release_db_s: float = 20.0    # how fast that recent peak falls
+    tail_release_db_s: float = 12.0    # how fast that recent peak falls
 
 
 def window_for(lowest_midi: int, samplerate: int, hop: int, margin: float = 1.0) -> int:
@@ -76,6 +77,7 @@ def tracker_windows(lowest_midi: int, highest_midi: int, samplerate: int, hop: i
 
 
 LONG_FROM = 2048      # notes that need a window this long get the low-note detector instead
+SUBHARMONIC_SLACK = 0.2     # how much shallower a dip at a half or a third of the period may be
 LOW_YIN_INTEGRATION = 0.5   # the sum runs over this share of the longest period
 
 
@@ -118,6 +120,15 @@ class LowYin:
             t = int(np.argmin(dn[2:])) + 2
         if t >= tmax - 1:
             return 0.0, 0.0                     # the edge of the lag range: no period found
+        # a period that is two or three of the note's own (a sample's thump, a weak fundamental
+        # under a strong attack): take the shortest lag dipping nearly as deep
+        for k in (3, 2):
+            u = int(round(t / k))
+            if u >= 3:
+                j = u - 1 + int(np.argmin(dn[u - 1:u + 2]))
+                if dn[j] < max(self.thr, dn[t] + SUBHARMONIC_SLACK):
+                    t = j
+                    break
         a, b, e = dn[t - 1], dn[t], dn[t + 1]
         den = a - 2.0 * b + e
         tt = t + (0.5 * (a - e) / den if den > 0 else 0.0)
@@ -167,7 +178,7 @@ class PitchTracker:
         # their notes change no faster than that
         self._low_stride = 2 if self._low is not None and self._low.n > 700 else 1
         self._tick = 0
-        self._low_last = (0.0, 0.0)
+        self._low_last = (0.0, 0.0, True)
         self._low_fresh = True
         self.shown = 0.0
         self.confidence = 0.0
@@ -175,18 +186,22 @@ class PitchTracker:
 
     def _estimates(self):
         out = []
-        for w, p in zip(self.windows, self._det):
+        last = len(self.windows) - 1
+        for i, (w, p) in enumerate(zip(self.windows, self._det)):
             f = float(p(self._hist[:-w - 1:-1].copy())[0])     # newest first (see LowYin)
             c = float(p.get_confidence())
-            # a period at the end of the window's lag range is the range's edge, not the note
+            # a period at the end of the window's lag range is the range's edge, not the note;
+            # and a window that could not have seen the octave below leaves low readings to a
+            # longer one (a low note with a weak fundamental reads an octave up in it)
             ok = c >= self.s.voiced_off and self.f_min <= f <= self.f_max and self.sr / f <= 0.45 * w
-            out.append((f if ok else 0.0, c))
+            sure = i == last or (ok and self.sr / f <= 0.45 * w / self.s.octave_room)
+            out.append((f if ok else 0.0, c, sure))
         if self._low is not None:
             self._tick += 1
             if self._tick % self._low_stride == 0:
                 f, c = self._low(self._hist2)
                 ok = c >= self.s.voiced_off and self.f_min <= f <= self.f_max
-                self._low_last = (f if ok else 0.0, c)
+                self._low_last = (f if ok else 0.0, c, True)
                 self._low_fresh = True
             else:
                 self._low_fresh = False
@@ -206,22 +221,27 @@ class PitchTracker:
             self._hist2[:-m] = self._hist2[m:]
             self._hist2[-m:] = lp[1::2]
         est = self._estimates()
-        prev, self._prev = self._prev, [f for f, _ in est]
+        prev, self._prev = self._prev, [f for f, _c, _s in est]
         tol = self.s.confirm_cents
         confirmed = []
-        for i, (f, c) in enumerate(est):
+        for i, (f, c, sure) in enumerate(est):
             if f <= 0:
                 continue
             fresh = self._low_fresh or self._low is None or i < len(est) - 1
             again = fresh and prev[i] > 0 and _cents(f, prev[i]) <= tol
-            other = any(j != i and g > 0 and _cents(f, g) <= tol for j, (g, _) in enumerate(est))
-            if again or other or c >= self.s.instant_confidence:
+            other = any(j != i and g > 0 and _cents(f, g) <= tol for j, (g, _c, _s) in enumerate(est))
+            if sure:
+                if again or other or c >= self.s.instant_confidence:
+                    confirmed.append((i, f, c))
+            # a window too short to have seen the octave below: believed when it reads the same
+            # twice and no other window reads the octave below
+            elif again and not any(g > 0 and _cents(f, 2 * g) <= 50 for g, _c, _s in est):
                 confirmed.append((i, f, c))
         self._age += n
         if not confirmed:
-            self.confidence = max((c for _f, c in est), default=0.0)
+            self.confidence = max((c for _f, c, _s in est), default=0.0)
             # hold a shown pitch while the longest window still hears it (a steady note)
-            if self.shown > 0 and any(f > 0 and _cents(f, self.shown) <= 50 for f, _ in est):
+            if self.shown > 0 and any(f > 0 and _cents(f, self.shown) <= 50 for f, _c, _s in est):
                 return self.shown, self.confidence
             self.shown = 0.0
             return 0.0, self.confidence
