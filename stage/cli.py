@@ -32,6 +32,9 @@ def _view_args(p):
     p.add_argument("--silent", action="store_true", help="do not play a recorded performance out loud")
     p.add_argument("--mode", choices=("studio", "performance"), default=None,
                    help="start in the studio view (default) or the performance view (toggle with V)")
+    p.add_argument("--monitor", action="store_true",
+                   help="also open the operator's monitor: a second window with the studio view and HUD")
+    p.add_argument("--monitor-snapshot", type=Path, default=None, help="write the monitor's last frame to this PNG")
 
 
 def main(argv=None) -> int:
@@ -89,7 +92,9 @@ def _options(session, args):
                        screen=d.screen, fps=d.fps, vsync=d.vsync, headless=args.headless, hud=args.hud,
                        timecode=d.timecode, timecode_size=d.timecode_size, feet_frames=d.feet_frames,
                        latency_ms=d.latency_ms, analysis_offset_ms=d.analysis_offset_ms,
-                       a4=d.a4, mode=args.mode or "studio")
+                       a4=d.a4, mode=args.mode or "studio", monitor=d.monitor or bool(getattr(args, "monitor", False)),
+                       monitor_screen=d.monitor_screen, monitor_size=d.monitor_size,
+                       monitor_snapshot=getattr(args, "monitor_snapshot", None))
 
 
 def _perform(session, args) -> int:

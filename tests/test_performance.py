@@ -109,3 +109,43 @@ def test_each_cue_can_have_its_own_palette():
     assert any(sum(c) > 120 and hue_match(c, (120, 60, 255)) for c in column), column
     assert not any(sum(c) > 120 and hue_match(c, (255, 176, 0)) for c in column)
     app.close()
+
+
+def test_the_operators_monitor_shows_the_studio_view_while_the_projector_shows_the_performance():
+    from stage.audio.state import InputStatus, PlayerFeed
+    from stage.render.app import StageApp, ViewOptions
+    clock = FakeClock()
+    feeds = [PlayerFeed(p.name) for p in PLAYERS]
+    app = StageApp(PLAYERS, feeds, InputStatus(), clock=clock,
+                   options=ViewOptions(size=(1280, 720), fullscreen=False, headless=True, mode="performance",
+                                       monitor=True, monitor_size=(640, 360)))
+    assert app.monitor is not None and app.monitor.size == (640, 360)
+    t0 = clock.t
+    for i in range(200):
+        feeds[0].push(t0 + i * 256 / 48000, Frame(440.0, 0.95, -10.0, -6.0, i == 0))
+        feeds[1].push(t0 + i * 256 / 48000, Frame(110.0, 0.95, -12.0, -8.0, i == 0))
+    clock.t = t0 + 200 * 256 / 48000
+    rendered = []
+    real = app.text.render
+    app.text.render = lambda *a, **k: rendered.append(a[0]) or real(*a, **k)
+    app.screen.fill((0, 0, 0))
+    app.draw_lanes(clock.t)
+    app.draw_overlays(clock.t)
+    assert rendered == []                              # the projector: artwork, no text
+    projector = pygame.surfarray.array3d(app.screen).copy()
+    app.draw_monitor(clock.t, clock.t)
+    # the monitor: the lanes' labels and the HUD, saying what the audience sees
+    assert "A4" in rendered and "A2" in rendered
+    assert any(t.startswith("projector: performance view") for t in rendered)
+    # ... the trumpet's line on the 440 Hz row (scaled to the monitor's size, in the studio layout)
+    lane = app.lane("Trumpet")
+    mon = app.monitor.get_surface()
+    sx = mon.get_width() / app.size[0]
+    y = lane.geom.y_for_hz(440.0) * sx
+    x = (app.now_x - 0.5 * app.pps) * sx
+    column = [tuple(mon.get_at((int(x), int(yy)))[:3]) for yy in range(int(y) - 2, int(y) + 3)]
+    assert any(hue_match(c, (255, 176, 0)) and sum(c) > 200 for c in column), column
+    # drawing the monitor left the projector's picture as it was
+    assert (pygame.surfarray.array3d(app.screen) == projector).all()
+    assert app.view == "performance"
+    app.close()

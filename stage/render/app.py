@@ -46,6 +46,10 @@ class ViewOptions:
     latency_ms: float = 0.0          # the projector's delay: the picture is drawn this far ahead
     analysis_offset_ms: float = 0.0  # shifts the players' lines along time
     a4: float = 440.0                # note names and cents are read against this
+    monitor: bool = False            # a second window for the operator: the studio view with the HUD
+    monitor_screen: int | None = None
+    monitor_size: tuple[int, int] | None = None
+    monitor_snapshot: object = None  # write the monitor's last frame to this PNG
 
 
 class TraceWriter:
@@ -134,6 +138,8 @@ class StageApp:
         self._pacing = True
         self._hud_box = None
         self._fade_surface = None
+        self.monitor = None                        # the operator's window (pygame.Window), if asked for
+        self._monitor_canvas = None
         self._init_display()
 
     # -- display
@@ -145,6 +151,24 @@ class StageApp:
         pygame.display.set_caption("stage")
         self.vsync = False
         self._set_mode(self.opt.fullscreen)
+        if self.opt.monitor:
+            self._open_monitor()
+
+    def _open_monitor(self):
+        """The operator's monitor: a second window from the same process, showing the studio
+        view with the HUD whatever the projector shows, drawn from the same state. On the
+        session's monitor screen (or the next one), the projector's size unless set."""
+        size = self.opt.monitor_size or self.size
+        nd = pygame.display.get_num_displays() if not self.opt.headless else 1
+        want = self.opt.monitor_screen if self.opt.monitor_screen is not None else self.opt.screen + 1
+        if want >= nd:
+            want = 0
+        pos = 0x2FFF0000 | want                         # SDL_WINDOWPOS_CENTERED_DISPLAY(want)
+        try:
+            self.monitor = pygame.Window("stage - operator", size, position=pos)
+        except (pygame.error, AttributeError) as e:
+            print(f"stage: cannot open the operator's monitor window: {e}", file=sys.stderr)
+            self.monitor = None
 
     def _set_mode(self, fullscreen: bool):
         size = self.opt.size
@@ -219,7 +243,11 @@ class StageApp:
     # -- input
     def handle_events(self):
         for ev in pygame.event.get():
-            if ev.type == pygame.QUIT:
+            if ev.type == pygame.WINDOWCLOSE and self.monitor is not None and \
+                    getattr(ev, "window", None) is self.monitor:
+                self.monitor.destroy()                  # the operator closed it: the show goes on
+                self.monitor = None
+            elif ev.type == pygame.QUIT:
                 self.running = False
             elif ev.type == pygame.KEYDOWN:
                 self.key(ev.key, ev.mod)
@@ -412,11 +440,40 @@ class StageApp:
             cue = self.cues[self.cue_index] if self.cues else None
             self.performance.draw(self.screen, now, getattr(cue, "palette", None))
             return drawn
-        blit_strips(self.screen, self.grid)
-        blit_strips(self.screen, self.trail)
-        for lv in self.lanes:
-            lv.draw_label(self.screen, self.now_x, self.col_w, now)
+        self._blit_lanes(self.screen, now)
         return drawn
+
+    def _blit_lanes(self, surface, now: float) -> None:
+        blit_strips(surface, self.grid)
+        blit_strips(surface, self.trail)
+        for lv in self.lanes:
+            lv.draw_label(surface, self.now_x, self.col_w, now)
+
+    def draw_monitor(self, now: float, film_time: float) -> None:
+        """The operator's window: the film as projected, the lanes, the harmony, hits, timecode
+        and the HUD (with what the projector shows), whatever view the projector is in."""
+        if self.monitor is None:
+            return
+        win = self.monitor.get_surface()
+        canvas = win if win.get_size() == self.size else self._monitor_canvas
+        if canvas is None or canvas.get_size() != self.size:
+            canvas = self._monitor_canvas = pygame.Surface(self.size)
+        canvas.fill((0, 0, 0))
+        if self._film_surface is not None:
+            canvas.blit(self._film_surface, self.film_rect[:2])
+            if self.fade > 0 and self._fade_surface is not None:
+                canvas.blit(self._fade_surface, self.film_rect[:2])
+        self._blit_lanes(canvas, now)
+        screen, view, hud = self.screen, self.view, self.show_hud
+        self._projector_view = view
+        self.screen, self.view, self.show_hud = canvas, "studio", True
+        try:
+            self.draw_overlays(film_time, blackout=False)
+        finally:
+            self.screen, self.view, self.show_hud = screen, view, hud
+        if canvas is not win:
+            pygame.transform.scale(canvas, win.get_size(), win)
+        self.monitor.flip()
 
     def hud_lines(self):
         fi = self.film_info
@@ -440,6 +497,11 @@ class StageApp:
                 lines.append((f"cue {self.cue_index + 1}/{len(self.cues)} {cue.name}{nxt}", 1.0, (255, 230, 120)))
             if getattr(self.film.decoder, "error", None):
                 lines.append((f"FILM: {self.film.decoder.error}", 0.8, (255, 100, 90)))
+        if self.monitor is not None:                 # what the audience sees, on the operator's monitor
+            view = getattr(self, "_projector_view", self.view)
+            shows = "BLACKOUT" if self.blackout else f"{view} view" + (
+                f", faded {int(100 * self.fade)}%" if self.fade > 0 else "")
+            lines.append((f"projector: {shows}", 1.0, (255, 120, 200) if view == "performance" else (160, 220, 255)))
         st = self.source_status
         lat = percentile(self.recent_latencies, 50)
         lines.append((f"input {st.device}: {st.state}   blocks {st.blocks}   overruns {st.overruns}", 0.8,
@@ -518,7 +580,7 @@ class StageApp:
         pygame.draw.rect(self.screen, (80, 80, 80), (cx - bw // 2, y - 10, bw, 6))
         pygame.draw.rect(self.screen, (255, 255, 255), (cx - bw // 2, y - 10, int(bw * frac), 6))
 
-    def draw_overlays(self, film_time: float) -> None:
+    def draw_overlays(self, film_time: float, blackout: bool = True) -> None:
         """What goes over the film and the players: in the studio view the streamers, punches,
         count-off, burned-in timecode and HUD; in the performance view nothing (no text)."""
         if self.view == "studio":
@@ -526,7 +588,7 @@ class StageApp:
             self.draw_hits(film_time)
             if self.opt.timecode != "off":
                 self.draw_timecode()
-        if self.blackout:                       # the players still follow underneath
+        if self.blackout and blackout:          # the players still follow underneath
             self.screen.fill((0, 0, 0))
         if self.show_hud and self.view == "studio":
             self.draw_hud()
@@ -686,6 +748,8 @@ class StageApp:
                 self.recent_latencies.extend(lat)
                 if self.trace is not None:
                     self.trace.put(self._trace_obj(t_present))
+                if self.monitor is not None:           # after the projector's flip: never delays it
+                    self.draw_monitor(shown_at, shown_at + ahead)
                 if self.osc is not None and self.osc[1] is not None and self.film is not None:
                     self.osc[1].film_state = self._film_state()
                 if seconds is not None and t_present - t_start >= seconds:
@@ -697,6 +761,8 @@ class StageApp:
                     deadline += period * int((self.clock() - deadline) / period + 1)
             if snapshot:
                 pygame.image.save(self.screen, str(snapshot))
+            if self.monitor is not None and self.opt.monitor_snapshot:
+                pygame.image.save(self.monitor.get_surface(), str(self.opt.monitor_snapshot))
         finally:
             if self.trace is not None:
                 self.trace.close()

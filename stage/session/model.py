@@ -40,7 +40,7 @@ DEFAULT_COLOURS = ("amber", "cyan", "magenta", "green", "orange", "violet", "yel
 _SECTIONS = {
     "film": {"file", "in", "out", "sound", "start", "drop_frame", "switch"},
     "display": {"screen", "fullscreen", "size", "fps", "vsync", "timecode", "timecode_size", "feet_frames",
-                "latency_ms", "analysis_offset_ms", "a4"},
+                "latency_ms", "analysis_offset_ms", "a4", "monitor", "monitor_screen", "monitor_size"},
     "audio": {"input", "samplerate", "blocksize", "hop", "file", "output"},
     "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range",
                 "transpose", "gain_db", "noise_floor"},
@@ -85,6 +85,9 @@ class DisplayConfig:
     latency_ms: float = 0.0      # the projector's own delay: picture and its overlays are drawn this much ahead
     analysis_offset_ms: float = 0.0   # moves the players' lines along time (positive: later)
     a4: float = 440.0            # the reference pitch note names and cents are read against
+    monitor: bool = False        # a second window for the operator (studio view and HUD)
+    monitor_screen: int | None = None     # where it opens (default: the screen after the projector's)
+    monitor_size: tuple[int, int] | None = None
 
 
 # concert to written pitch, in semitones, for the instruments that read transposed parts
@@ -334,10 +337,18 @@ def load_session(path, base_dir: Path | None = None) -> Session:
     a4 = get(d, "display", "a4", (int, float), 440.0)
     if not 400 <= a4 <= 480:
         raise err("display.a4", f"the reference pitch of A4 in Hz, 400-480 (440, 442, 415 ...), got {a4}")
+    mscreen = get(d, "display", "monitor_screen", int, None)
+    if mscreen is not None and mscreen < 0:
+        raise err("display.monitor_screen", f"screens are numbered from 0, got {mscreen}")
+    msize = get(d, "display", "monitor_size", list, None)
+    if msize is not None:
+        if len(msize) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and 64 <= x <= 16384 for x in msize):
+            raise err("display.monitor_size", f"expected [width, height] in pixels, got {msize!r}")
+        msize = (msize[0], msize[1])
     display = DisplayConfig(screen, get(d, "display", "fullscreen", bool, True), size, fps,
                             get(d, "display", "vsync", bool, True), place, float(tsize),
                             get(d, "display", "feet_frames", bool, False), float(latency), float(aoff),
-                            float(a4))
+                            float(a4), get(d, "display", "monitor", bool, False), mscreen, msize)
 
     # [audio]
     a = data.get("audio", {})
