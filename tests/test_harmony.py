@@ -81,4 +81,11 @@ def test_a_pitch_is_drawn_in_the_colour_of_its_function(chord, function, colour)
     assert any(is_colour(c, colour) for c in core), core                  # the trail's core, on the 440 Hz row
     assert is_colour(colour_at(app, x, y - 3), (255, 176, 0))             # around it, the player's colour
     assert lane.function == function
+    # ... and labelled with its degree against the chord: A is the 1 of Am7, the 7 of Bb7, the 9th of Gmaj7
+    assert lane.degree_label(clock.t) == f"{ {'Am7': '1', 'Bb7': '7', 'Gmaj7': '2'}[chord]} of {chord}"
+    rendered = []
+    real = app.text.render
+    app.text.render = lambda *a, **k: rendered.append(a[0]) or real(*a, **k)
+    lane.draw_label(app.screen, app.now_x, app.col_w, clock.t)
+    assert lane.degree_label(clock.t) in rendered
     app.close()

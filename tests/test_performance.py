@@ -149,3 +149,31 @@ def test_the_operators_monitor_shows_the_studio_view_while_the_projector_shows_t
     assert (pygame.surfarray.array3d(app.screen) == projector).all()
     assert app.view == "performance"
     app.close()
+
+
+def test_the_harmony_tints_each_players_colour_by_its_notes_function():
+    from stage.harmony import parse_chord
+    from stage.render.lanes import FUNCTION_COLOURS
+    clock = FakeClock()
+    app, feeds = make_app(PLAYERS, clock)
+    t0 = clock.t
+    for i in range(200):      # the trumpet on E4 (a chord tone of Cmaj7), the bass on F#2 (outside it)
+        feeds[0].push(t0 + i * 256 / 48000, Frame(329.63, 0.95, -10.0, -6.0, False))
+        feeds[1].push(t0 + i * 256 / 48000, Frame(92.50, 0.95, -10.0, -6.0, False))
+    clock.t = t0 + 200 * 256 / 48000
+    perf = app.performance
+    chord = parse_chord("Cmaj7")
+    amber, cyan = (255, 176, 0), (60, 220, 255)
+    want_t = tuple(int(0.5 * a + 0.5 * b) for a, b in zip(amber, FUNCTION_COLOURS["chord"]))
+    want_b = tuple(int(0.5 * a + 0.5 * b) for a, b in zip(cyan, FUNCTION_COLOURS["outside"]))
+    assert perf.tint(amber, feeds[0], chord) == want_t
+    assert perf.tint(cyan, feeds[1], chord) == want_b
+    assert perf.tint(amber, feeds[0], None) == amber                # no harmony: the player's own
+    for chord_now, want in ((chord, want_b), (None, cyan)):
+        app.screen.fill((0, 0, 0))
+        perf.draw(app.screen, clock.t, None, chord_now)
+        y = int(perf.y_for_hz(92.50))
+        x = app.size[0] - 40                                          # in the bloom at the bass's head
+        c = tuple(app.screen.get_at((x, y + 14))[:3])
+        assert hue_match(c, want), (c, want)
+    app.close()

@@ -438,7 +438,7 @@ class StageApp:
             lv.update_status(now)
         if self.view == "performance":       # the lanes keep up underneath, unseen: switching back is seamless
             cue = self.cues[self.cue_index] if self.cues else None
-            self.performance.draw(self.screen, now, getattr(cue, "palette", None))
+            self.performance.draw(self.screen, now, getattr(cue, "palette", None), self.chord_at_time(now))
             return drawn
         self._blit_lanes(self.screen, now)
         return drawn

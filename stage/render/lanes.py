@@ -166,6 +166,19 @@ class LaneView:
         n, cents = nearest_note(self.shown_hz, self.geom.a4)
         return note_name(n + self.geom.shift), cents
 
+    def sounding_midi(self) -> float | None:
+        """The shown note as a concert MIDI number (None: none)."""
+        return hz_to_midi(self.shown_hz, self.geom.a4) if self.shown_hz > 0 else None
+
+    def degree_label(self, now: float) -> str:
+        """'3 of Cmaj7': the shown note's scale degree against the chord at ``now`` ('' without
+        a harmony or a note)."""
+        chord = self.chord_at(now) if self.chord_at else None
+        m = self.sounding_midi()
+        if chord is None or m is None:
+            return ""
+        return f"{chord.degree(int(round(m)))} of {chord.name}"
+
     def draw_label(self, screen: pygame.Surface, x0: int, width: int, now: float):
         g, col, s = self.geom, self.player.colour, self.s
         big = min(int(g.height * 0.5), int(84 * s))
@@ -184,6 +197,10 @@ class LaneView:
                 ccol = (120, 255, 140) if abs(c) <= 10 else (255, 220, 90) if abs(c) <= 25 else (255, 110, 90)
                 ctext = self.text.render(f"{c:+d}¢", small, ccol)
                 screen.blit(ctext, (x0 + pad + label.get_width() + pad, cy - ctext.get_height() // 2 + small // 3))
+            degree = self.degree_label(now)
+            if degree:                      # the note's degree against the chord sounding now
+                dtext = self.text.render(degree, small, ncol)
+                screen.blit(dtext, (x0 + pad, cy + label.get_height() // 2 + small // 3))
         else:
             word = {"no input": "NO INPUT", "no signal": "NO SIGNAL", "unpitched": "no pitch"}[self.status]
             wcol = (255, 90, 90) if self.status == "no input" else (170, 170, 170)
@@ -277,6 +294,10 @@ class MidiLaneView(LaneView):
             self.status = "no signal"
         level = max((velocity_db(n.velocity) for n in sounding), default=METER_FLOOR_DB)
         self.move_meter(level, level, now, dt)
+
+    def sounding_midi(self) -> float | None:
+        n = self.feed.newest()
+        return None if n is None else n.note + self.feed.bend
 
     def note_label(self) -> tuple[str, float | None]:
         bend = self.feed.bend

@@ -14,7 +14,8 @@ import numpy as np
 import pygame
 
 from ..midi.players import MidiFeed, velocity_db
-from ..music import midi_to_hz
+from ..music import hz_to_midi, midi_to_hz
+from .lanes import FUNCTION_COLOURS
 
 F_LOW, F_HIGH = 40.0, 2000.0          # the pitch space shown: E1 to about B6
 SECONDS = 6.0                         # how much history a ribbon shows
@@ -72,13 +73,35 @@ class PerformanceView:
             lines.append(cur)
         return lines
 
-    def draw(self, screen: pygame.Surface, now: float, palette=None) -> None:
-        """``palette``: the cue's colours for the players, in order (None: the players' own)."""
+    @staticmethod
+    def _head_midi(feed) -> float | None:
+        """The note a player sounds now (MIDI number, concert), or None."""
+        if isinstance(feed, MidiFeed):
+            n = feed.newest()
+            return None if n is None else n.note + feed.bend
+        latest = feed.latest()
+        return hz_to_midi(latest[1]) if latest and latest[1] > 0 else None
+
+    def tint(self, col, feed, chord) -> tuple:
+        """The player's colour tinted by what its note is against the chord sounding now: half
+        way toward the chord-tone, scale-tone or outside colour of the studio view."""
+        m = self._head_midi(feed) if chord is not None else None
+        if m is None:
+            return col
+        t = FUNCTION_COLOURS[chord.function(int(round(m)))]
+        return tuple(int(0.5 * a + 0.5 * b) for a, b in zip(col, t))
+
+    def draw(self, screen: pygame.Surface, now: float, palette=None, chord=None) -> None:
+        """``palette``: the cue's colours for the players, in order (None: the players' own);
+        ``chord``: the harmony's chord now (None: no harmony), which tints each player's colour
+        by its note's function."""
         ov = self.overlay
         ov.fill((0, 0, 0, 0))
         strokes = []
+        tinted = []
         for i, (p, feed) in enumerate(zip(self.players, self.feeds)):
-            col = tuple(palette[i % len(palette)]) if palette else p.colour
+            col = self.tint(tuple(palette[i % len(palette)]) if palette else p.colour, feed, chord)
+            tinted.append(col)
             for line in self._points(feed, now):
                 pts = [(x, y) for x, y, _ in line]
                 level = max(lv for _, _, lv in line[-8:])
@@ -93,8 +116,8 @@ class PerformanceView:
             pygame.draw.lines(ov, (*col, 45), False, pts, width * 2)       # glow
             pygame.draw.lines(ov, (*col, 140), False, pts, width)
             pygame.draw.aalines(ov, (255, 255, 255, 220), False, pts)       # the bright core
-        for i, (p, feed) in enumerate(zip(self.players, self.feeds)):
-            col = tuple(palette[i % len(palette)]) if palette else p.colour
+        for i, feed in enumerate(self.feeds):
+            col = tinted[i]
             # onsets: sparks at the ribbon's head
             n = self._onset_count(feed)
             if n != self._seen_onsets[i]:
