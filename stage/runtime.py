@@ -35,6 +35,7 @@ class Cue:
     hits: list
     palette: list = None         # performance view colours for the players, in order (None: their own)
     harmony: list = None         # harmony.Span list over the loop (None: no harmony given)
+    title: str = ""              # the performance view's title for this cue ("" for none)
 
 
 @dataclass
@@ -89,7 +90,8 @@ def resolve_cues(session, info, tc) -> list[Cue]:
             if loop[0] < other.loop[1] and other.loop[0] < loop[1]:
                 raise session.error(f"{pre}.in", f"cue {c.name!r} ({tc.label(loop[0])}-{tc.label(loop[1])}) overlaps "
                                     f"cue {other.name!r} ({tc.label(other.loop[0])}-{tc.label(other.loop[1])})")
-        cues.append(Cue(c.name, loop, sorted(hits, key=lambda h: h.frame), c.palette or None, c.harmony or None))
+        cues.append(Cue(c.name, loop, sorted(hits, key=lambda h: h.frame), c.palette or None, c.harmony or None,
+                        c.title))
     return cues
 
 

@@ -177,3 +177,25 @@ def test_the_harmony_tints_each_players_colour_by_its_notes_function():
         c = tuple(app.screen.get_at((x, y + 14))[:3])
         assert hue_match(c, want), (c, want)
     app.close()
+
+
+def test_a_cues_title_is_the_only_text_in_the_performance_view_and_it_goes():
+    from stage.runtime import Cue
+    clock = FakeClock()
+    app, feeds = make_app(PLAYERS, clock)
+    app.cues = [Cue("1M1", (0, 10), [], None, None, "Ascenseur pour l'échafaud")]
+    app.key(pygame.K_v)
+    rendered = []
+    real = app.text.render
+    app.text.render = lambda *a, **k: rendered.append(a[0]) or real(*a, **k)
+    seen = {}
+    for t in (0.0, 0.5, 3.0, 6.8, 8.0):
+        rendered.clear()
+        clock.t = 1000.0 + t
+        app.screen.fill((0, 0, 0))
+        app.draw_overlays(clock.t)
+        seen[t] = list(rendered)
+    assert seen[0.5] == seen[3.0] == ["Ascenseur pour l'échafaud"]    # the title, and nothing else
+    assert seen[8.0] == []                                           # then gone: artwork only
+    assert app.title_alpha(1003.0) == 1.0 and 0 < app.title_alpha(1000.5) < 1
+    app.close()

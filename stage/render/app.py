@@ -138,6 +138,7 @@ class StageApp:
         self._pacing = True
         self._hud_box = None
         self._fade_surface = None
+        self._title_cue, self._title_t = None, 0.0   # whose title shows, since when
         self.monitor = None                        # the operator's window (pygame.Window), if asked for
         self._monitor_canvas = None
         self._init_display()
@@ -580,6 +581,31 @@ class StageApp:
         pygame.draw.rect(self.screen, (80, 80, 80), (cx - bw // 2, y - 10, bw, 6))
         pygame.draw.rect(self.screen, (255, 255, 255), (cx - bw // 2, y - 10, int(bw * frac), 6))
 
+    TITLE_S = (1.0, 5.0, 1.5)        # a cue's title: fades in, holds, fades out (seconds)
+
+    def title_alpha(self, now: float) -> float:
+        """How visible the current cue's title is: it shows as the cue begins, then goes."""
+        if self._title_cue != self.cue_index:
+            self._title_cue, self._title_t = self.cue_index, now
+        age = now - self._title_t
+        fin, hold, fout = self.TITLE_S
+        if age < 0 or age > fin + hold + fout:
+            return 0.0
+        return min(1.0, age / fin, (fin + hold + fout - age) / fout)
+
+    def draw_title(self) -> None:
+        """The performance view's only text: the cue's title, low and centred, as it begins."""
+        cue = self.cues[self.cue_index] if self.cues else None
+        title = getattr(cue, "title", "") if cue else ""
+        if not title:
+            return
+        a = self.title_alpha(self.clock())
+        if a <= 0:
+            return
+        img = self.text.render(title, int(64 * self.scale), (255, 255, 255))
+        img.set_alpha(int(255 * a))
+        self.screen.blit(img, img.get_rect(midbottom=(self.size[0] // 2, int(self.size[1] * 0.9))))
+
     def draw_overlays(self, film_time: float, blackout: bool = True) -> None:
         """What goes over the film and the players: in the studio view the streamers, punches,
         count-off, burned-in timecode and HUD; in the performance view nothing (no text)."""
@@ -588,6 +614,8 @@ class StageApp:
             self.draw_hits(film_time)
             if self.opt.timecode != "off":
                 self.draw_timecode()
+        elif self.view == "performance":
+            self.draw_title()
         if self.blackout and blackout:          # the players still follow underneath
             self.screen.fill((0, 0, 0))
         if self.show_hud and self.view == "studio":

@@ -45,7 +45,7 @@ _SECTIONS = {
     "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range",
                 "transpose", "gain_db", "noise_floor"},
     "control": {"midi", "osc_listen", "osc_send", "map"},
-    "cues": {"name", "in", "out", "hits", "palette", "harmony", "tempo", "beats_per_bar"},
+    "cues": {"name", "in", "out", "hits", "palette", "harmony", "tempo", "beats_per_bar", "title"},
     "sync": {"mtc_in", "mtc_out", "mtc_rate"},
 }
 _HIT_KEYS = {"time", "label", "colour", "color", "streamer", "punch", "flutter", "tempo"}
@@ -148,6 +148,7 @@ class CueConfig:
     hits: list = field(default_factory=list)
     palette: list = field(default_factory=list)   # the players' colours in the performance view
     harmony: list = field(default_factory=list)   # harmony.Span: the chords over the loop
+    title: str = ""              # shown in the performance view as the cue begins (the only text there)
 
 
 @dataclass
@@ -509,7 +510,10 @@ def _cues(cues, err, get):
                 harmony = parse_sequence(text, float(tempo), bpb)
             except HarmonyError as e:
                 raise err(f"{pre}.harmony", f"cue {name!r}: {e}") from None
-        out.append(CueConfig(name, c["in"], c["out"], hits, palette, harmony))
+        title = get(c, pre, "title", str, "")
+        if len(title) > 120:
+            raise err(f"{pre}.title", f"cue {name!r}: a title of at most 120 characters, got {len(title)}")
+        out.append(CueConfig(name, c["in"], c["out"], hits, palette, harmony, title.strip()))
     return out
 
 
