@@ -176,7 +176,7 @@ class PitchTracker:
         self._prev = [0.0] * len(self.windows)     # each detector's last confident estimate
         # the longest low-note detectors (a bass's) read every other hop: half the work, and
         # their notes change no faster than that
-        self._low_stride = 2 if self._low is not None and self._low.n > 700 else 1
+        self._low_stride = 2 if self._low is not None and self._low.n > 500 else 1
         self._tick = 0
         self._low_last = (0.0, 0.0, True)
         self._low_fresh = True
