@@ -19,10 +19,9 @@ SILENCE_DB = -120.0
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    method: str = "yinfast"       # aubio's yin, at a fraction of the CPU; yinfft's confidence reads 0
+    # (aubio's yinfast: yin at a fraction of the CPU; yinfft's confidence reads 0 in aubio 0.4.9)
     tolerance: float = 0.15       # yin threshold on the cumulative mean normalised difference
-    voiced_on: float = 0.85       # confidence to start showing a pitch
-    voiced_off: float = 0.70      # confidence below which a shown pitch stops (hysteresis)
+    voiced_off: float = 0.70      # confidence a reading needs to count at all
     gate_db: float = -50.0        # below this RMS level nothing is pitched (silence, room noise)
     gate_hysteresis_db: float = 6.0
     onset_method: str = "hfc"
@@ -30,7 +29,7 @@ class AnalysisSettings:
     onset_silence_db: float = -55.0
     onset_min_interval: float = 0.05   # seconds between onsets, shortest a player articulates
     range_margin: float = 1.0     # semitones allowed beyond the instrument's written range
-    confirm_cents: float = 100   # two readings this close confirm a new pitch
+    confirm_cents: float = 100.0  # two readings within a semitone confirm a new pitch
     instant_confidence: float = 0.8   # a reading this sure needs no second one
     octave_room: float = 2.0      # periods a short window must have room for, beyond its reading's
     tail_db: float = 24.0         # a level this far under the recent peak is a release tail (or the room): no pitch
@@ -77,7 +76,7 @@ def tracker_windows(lowest_midi: int, highest_midi: int, samplerate: int, hop: i
 
 
 LONG_FROM = 2048      # notes that need a window this long get the low-note detector instead
-SUBHARMONIC_SLACK = 0.2     # how much shallower a dip at a half or a third of the period may be
+SUBHARMONIC_SLACK = 0.1     # how much shallower a dip at a half or a third of the period may be
 LOW_YIN_INTEGRATION = 0.5   # the sum runs over this share of the longest period
 
 
