@@ -122,7 +122,9 @@ def main():
     for i, (pname, lo, hi) in enumerate(PLAYERS):
         f0 = np.array([f["players"][pname]["f0_hz"] for f in frames])
         t_cap = np.array([f["players"][pname]["t_capture"] or 0.0 for f in frames])
-        lat, missed, detect, show = [], 0, [], []
+        t_pub = np.array([f["players"][pname].get("t_publish") or np.nan for f in frames])
+        t_latch = np.array([f.get("t_latch") or np.nan for f in frames])
+        lat, missed, detect, show, handoff, wait, draw = [], 0, [], [], [], [], []
         for t_on, freqs in onsets:
             want = freqs[i]
             idx = np.nonzero((t_present > t_on) & (t_present < t_on + a.burst) & (np.abs(cents(f0, want)) < 50))[0]
@@ -134,6 +136,9 @@ def main():
                 # the flip, the hand-off, the wait for the frame and the drawing
                 detect.append((t_cap[k] - t_on) * 1000)
                 show.append((t_present[k] - t_cap[k]) * 1000)
+                handoff.append((t_pub[k] - t_cap[k]) * 1000)       # callback, ring, analysis
+                wait.append((t_latch[k] - t_pub[k]) * 1000)        # until the frame's lanes read it
+                draw.append((t_present[k] - t_latch[k]) * 1000)    # lanes, overlays, flip
             else:
                 missed += 1
         per_player[pname] = {"range": f"{lo}-{hi}", "n": len(lat), "missed": missed,
@@ -141,7 +146,10 @@ def main():
                              "p99_ms": round(float(np.percentile(lat, 99)), 1) if lat else None,
                              "max_ms": round(float(np.max(lat)), 1) if lat else None,
                              "sound_needed_p50_ms": round(float(np.median(detect)), 1) if detect else None,
-                             "capture_to_flip_p50_ms": round(float(np.median(show)), 1) if show else None}
+                             "capture_to_flip_p50_ms": round(float(np.median(show)), 1) if show else None,
+                             "handoff_p50_ms": round(float(np.nanmedian(handoff)), 1) if handoff else None,
+                             "wait_for_frame_p50_ms": round(float(np.nanmedian(wait)), 1) if wait else None,
+                             "drawing_p50_ms": round(float(np.nanmedian(draw)), 1) if draw else None}
     report = {
         "machine": machine(), "period": a.period, "fps": a.fps, "seconds": a.seconds, "players": len(PLAYERS),
         "draw_p50_ms": stats["draw_p50_ms"], "flip_p50_ms": stats["flip_p50_ms"],
@@ -159,8 +167,9 @@ def main():
     print(f"onset to first frame showing the new pitch (within 50 cents), display at {a.fps} Hz:")
     for pname, v in per_player.items():
         print(f"  {pname:<9} {v['range']:<8} n={v['n']:3d} missed={v['missed']:2d}  median {v['p50_ms']} ms  "
-              f"p99 {v['p99_ms']} ms  max {v['max_ms']} ms   (sound needed {v['sound_needed_p50_ms']} ms, "
-              f"capture to flip {v['capture_to_flip_p50_ms']} ms)")
+              f"p99 {v['p99_ms']} ms  max {v['max_ms']} ms   = sound needed {v['sound_needed_p50_ms']} + "
+              f"hand-off {v['handoff_p50_ms']} + wait for the frame {v['wait_for_frame_p50_ms']} + "
+              f"drawing {v['drawing_p50_ms']} ms (medians)")
     all_lat = [x for v in per_player.values() for x in ([v["p50_ms"]] if v["p50_ms"] is not None else [])]
     frame_ms = 1000.0 / a.fps
     print(f"where the time goes (medians): the period {period_ms:.1f} ms (the first block of the new note "

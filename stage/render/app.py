@@ -139,6 +139,7 @@ class StageApp:
         self._hud_box = None
         self._fade_surface = None
         self._title_cue, self._title_t = None, 0.0   # whose title shows, since when
+        self._t_latch = None                       # when this frame's lanes read the feeds
         self.monitor = None                        # the operator's window (pygame.Window), if asked for
         self._monitor_canvas = None
         self._init_display()
@@ -751,7 +752,7 @@ class StageApp:
                 t_film = self.clock()
                 if pacing:
                     _clock.sleep_until(deadline - budget(lane_times, period / 4), self.clock)
-                t_lanes = self.clock()
+                t_lanes = self._t_latch = self.clock()
                 shown_at = deadline if pacing else t_lanes              # as of when it is shown
                 drawn = self.draw_lanes(shown_at + self.opt.analysis_offset_ms / 1000.0)
                 self.draw_overlays(shown_at + ahead)
@@ -809,14 +810,15 @@ class StageApp:
         for lv in self.lanes:
             t, f0, level = lv.last_drawn
             players[lv.player.name] = {"f0_hz": round(f0, 3), "level_db": None if t is None else round(level, 2),
-                                       "t_capture": t, "status": lv.status}
+                                       "t_capture": t, "t_publish": lv.last_publish, "status": lv.status}
         view = {"view": self.view, "fade": round(self.fade, 3)}
         film = None
         if self.film is not None and self.film_info is not None:
             tc, frame, pass_no, playing = self._film_state()
             film = {"frame": frame, "timecode": tc, "pass": pass_no, "playing": bool(playing),
                     "blackout": self.blackout}
-        return {"t_present": t_present, "frame": self.frames, "players": players, "film": film, **view}
+        return {"t_present": t_present, "t_latch": self._t_latch, "frame": self.frames, "players": players,
+                "film": film, **view}
 
     def stats(self) -> dict:
         iv = np.diff(np.fromiter(self.present_times, float)) * 1000 if len(self.present_times) > 1 else []

@@ -78,6 +78,7 @@ class LaneView:
         self.shown_conf = 0.0
         self.status = "no input"
         self.last_drawn = (None, 0.0, -120.0)     # (t_capture, f0, level) of the newest entry drawn
+        self.last_publish = None                  # when the analysis handed that entry over
         self.updated = 0.0                        # when the meter was last moved
         self.chord_at = None                      # t -> harmony.Chord or None (set by the app)
         self.function = None                      # the shown note's function against the chord
@@ -89,7 +90,10 @@ class LaneView:
     def draw_new(self, trail: pygame.Surface, t_right: float, drawn: list) -> None:
         """Draw entries that arrived since the last frame; append their capture times to ``drawn``."""
         feed, g, col = self.feed, self.geom, self.player.colour
+        published = feed.t_publish                # read before the count: it is never newer than it
         end = feed.count
+        if end > self.seen:
+            self.last_publish = published
         for i in feed.since(self.seen, end):
             t, f0, conf, level, onset = feed.at(i)
             drawn.append(t)
