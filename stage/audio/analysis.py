@@ -37,7 +37,8 @@ class AnalysisSettings:
 
 
 def window_for(lowest_midi: int, samplerate: int, hop: int, margin: float = 1.0) -> int:
-    """Power-of-two window long enough for yin to see two periods of the lowest note."""
+    """Power-of-two window whose lag range (0.45 of it, clear of the edge) reaches the period
+    of the lowest note."""
     f_low = midi_to_hz(lowest_midi - margin)
     need = samplerate / (0.45 * f_low)
     win = 1024
@@ -139,14 +140,17 @@ class PitchTracker:
     ``yinfast`` windows for what they can see quickly, and for a player whose low notes need a
     long window, a YIN at half rate that reaches them in about half the time.
 
-    Every hop each detector looks at the latest samples. An estimate counts when it is
-    confident, inside the player's range and its period fits the detector; a *new* pitch is
-    believed once it is confirmed, by the same detector a hop earlier or by another one now
-    (or at once when very sure), so the shortest detector that has seen enough of a new note
-    switches the display to it while one-hop glitches are ignored. While the pitch holds, the
-    longest agreeing detector that has seen mostly this note gives the value. Octave errors
-    of the short ones (a low note with a weak fundamental read an octave up) are overruled by
-    a longer one reading the octave below, once it has had time to see the note.
+    Every hop each detector reads the latest samples newest-first, so its sum starts at the
+    newest sample and a new note is read once a period and the sum's length of it are in. An
+    estimate counts when it is confident, inside the player's range and its period fits the
+    detector; a *new* pitch is believed once it is confirmed, by the same detector a hop
+    earlier or by another one now (or at once when very sure), so the shortest detector that
+    has seen enough of a new note switches the display to it while one-hop glitches are
+    ignored. A window too short to have seen the octave below its reading (a low note with a
+    weak fundamental reads an octave up in it) must read it twice, with no other detector
+    reading the octave below; and a longer detector that has seen the whole note overrules
+    it. While the pitch holds, the longest agreeing detector that has seen mostly this note
+    gives the value.
     """
 
     def __init__(self, samplerate: int, hop: int, lowest_midi: int, highest_midi: int,
@@ -185,7 +189,7 @@ class PitchTracker:
 
     def _estimates(self):
         out = []
-        last = len(self.windows) - 1
+        longest = len(self._det) - 1 if self._low is None else -1    # the low-note YIN is longer still
         for i, (w, p) in enumerate(zip(self.windows, self._det)):
             f = float(p(self._hist[:-w - 1:-1].copy())[0])     # newest first (see LowYin)
             c = float(p.get_confidence())
@@ -193,7 +197,7 @@ class PitchTracker:
             # and a window that could not have seen the octave below leaves low readings to a
             # longer one (a low note with a weak fundamental reads an octave up in it)
             ok = c >= self.s.voiced_off and self.f_min <= f <= self.f_max and self.sr / f <= 0.45 * w
-            sure = i == last or (ok and self.sr / f <= 0.45 * w / self.s.octave_room)
+            sure = i == longest or (ok and self.sr / f <= 0.45 * w / self.s.octave_room)
             out.append((f if ok else 0.0, c, sure))
         if self._low is not None:
             self._tick += 1
