@@ -8,7 +8,11 @@ reverb and room noise), side by side:
   each instrument's range as a session would;
 - ``aubio yinfft`` and ``aubio yin``: raw aubio streamed as a new user would (window 2048,
   hop 256, aubio's own -50 dB silence gate; a value of 0 is "no pitch");
-- ``pyin``: librosa's pYIN, offline (it sees the whole file), with the instrument's range.
+- ``pyin``: librosa's pYIN, offline (its Viterbi pass sees the whole file), with the
+  instrument's range and a frame as long as stage's longest window for that range (1024 for a
+  flute, 4096 for a bass), hop 256; scored by the same causal rule, each frame's value stamped
+  with its last sample (its centre + half a frame); and again as ``pyin centred``, each value
+  at its frame's centre, as if it could hear half a frame ahead.
 
 Scored with the MIREX melody metrics (mir_eval.melody) on a 256-sample grid: raw pitch and
 raw chroma accuracy (50 cents), voicing recall, voicing false alarm in release tails (up to
@@ -66,14 +70,21 @@ def run_aubio(x, method):
     return (np.arange(n) + 1) * HOP / SR - 1 / SR, f, cpu
 
 
+def pyin_frame(inst) -> int:
+    """pYIN's frame for the instrument's range, as long as stage's own longest window for it
+    (4096 for a bass down to E1, 1024 for a flute)."""
+    from stage.audio.analysis import window_for
+    return window_for(inst.lowest, SR, HOP)
+
+
 def run_pyin(x, inst):
     import librosa
     t0 = time.thread_time()
     f, voiced, _p = librosa.pyin(x, fmin=librosa.midi_to_hz(inst.lowest - 1), fmax=librosa.midi_to_hz(inst.highest + 1),
-                                 sr=SR, frame_length=4096, hop_length=HOP)
+                                 sr=SR, frame_length=pyin_frame(inst), hop_length=HOP)
     cpu = time.thread_time() - t0
     f = np.where(voiced, np.nan_to_num(f), 0.0)
-    return np.arange(len(f)) * HOP / SR, f, cpu          # frame centres: offline, sees both sides
+    return np.arange(len(f)) * HOP / SR, f, cpu          # frame centres (librosa centres its frames)
 
 
 def score_item(args):
@@ -88,18 +99,18 @@ def score_item(args):
     tail = ((since_end >= 0) & (since_end < TAIL_S)).any(axis=1) & (ref == 0)
     rest = (ref == 0) & ~tail
     res = {}
+    runs = []
     for meth in methods:
         if meth == "stage":
-            st, f, cpu = run_stage(x, item.instrument)
+            runs.append((meth, *run_stage(x, item.instrument)))
         elif meth == "pyin":
-            st, f, cpu = run_pyin(x, item.instrument)
+            centres, f, cpu = run_pyin(x, item.instrument)
+            runs.append(("pyin", centres + (pyin_frame(item.instrument) / 2 - 1) / SR, f, cpu))   # its last sample
+            runs.append(("pyin centred", centres, f, cpu))
         else:
-            st, f, cpu = run_aubio(x, meth.split()[1])
-        if meth == "pyin":
-            idx = np.clip(np.round(grid * SR / HOP).astype(int), 0, len(f) - 1)
-            est = f[idx]
-        else:
-            est = causal_on(grid, st, f)
+            runs.append((meth, *run_aubio(x, meth.split()[1])))
+    for meth, st, f, cpu in runs:
+        est = causal_on(grid, st, f)
         rv, rc, ev, ec = mir_eval.melody.to_cent_voicing(grid, ref, grid, est)
         res[meth] = {
             "n_voiced": int((ref > 0).sum()),
@@ -160,6 +171,7 @@ def main():
     with ProcessPoolExecutor(a.jobs) as ex:
         results = list(ex.map(score_item, [(i, methods) for i in items]))
     report = {}
+    methods = list(results[0][4]) if results else methods
     for meth in methods:
         groups: dict[str, list] = {}
         for inst, fam, style, variant, res in results:
