@@ -87,6 +87,12 @@ def run_pyin(x, inst):
     return np.arange(len(f)) * HOP / SR, f, cpu          # frame centres (librosa centres its frames)
 
 
+def signed_cents(est, ref):
+    ok = (ref > 0) & (est > 0)
+    c = 1200 * np.log2(est[ok] / ref[ok])
+    return c[np.abs(c) <= 50].astype(np.float32)
+
+
 def score_item(args):
     item, methods = args
     import mir_eval
@@ -120,6 +126,8 @@ def score_item(args):
             "n_tail": int(tail.sum()), "fa_tail": int((tail & (est > 0)).sum()),
             "n_rest": int(rest.sum()), "fa_rest": int((rest & (est > 0)).sum()),
             "locks": lock_times(item.notes, st, f, LOCK_HOLD_S),
+            # the bias: signed cents off the note, where the shown pitch is within 50 of it
+            "cents": signed_cents(est, ref),
             "cpu_s": cpu, "audio_s": len(x) / SR,
         }
     return item.instrument.name, item.instrument.family, item.style, item.variant, res
@@ -139,17 +147,18 @@ def summarize(rows: list[dict]) -> dict:
         "lock_p90_ms": 1000 * float(np.percentile(got, 90)) if got else float("nan"),
         "never": 1 - len(got) / max(1, len(locks)), "notes": len(locks),
         "cpu": sum(r["cpu_s"] for r in rows) / sum(r["audio_s"] for r in rows),
+        "bias_cents": float(np.median(np.concatenate([r["cents"] for r in rows]))) if n else float("nan"),
     }
 
 
 def line(name, s):
     return (f"| {name} | {100 * s['rpa']:.1f} | {100 * s['rca']:.1f} | {100 * s['vr']:.1f} | "
             f"{100 * s['vfa_tail']:.1f} | {100 * s['vfa_rest']:.1f} | {s['lock_med_ms']:.0f} | "
-            f"{s['lock_p90_ms']:.0f} | {100 * s['never']:.1f} | {100 * s['cpu']:.2f} |")
+            f"{s['lock_p90_ms']:.0f} | {100 * s['never']:.1f} | {s['bias_cents']:+.1f} | {100 * s['cpu']:.2f} |")
 
 
 HEAD = ("| | RPA % | RCA % | voicing recall % | VFA tails % | VFA rests % | lock median ms | "
-        "lock p90 ms | never locked % | CPU % of a core |\n|---|---|---|---|---|---|---|---|---|---|")
+        "lock p90 ms | never locked % | bias, cents | CPU % of a core |\n|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main():
