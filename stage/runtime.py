@@ -86,13 +86,41 @@ def resolve_cues(session, info, tc) -> list[Cue]:
                                     f"cue {c.name!r}: hit {h.label or h.time!r} at {tc.label(frame)} is outside "
                                     f"the cue's loop {tc.label(loop[0])}-{tc.label(loop[1])}")
             hits.append(Hit(frame, h.label, h.colour, h.streamer, h.punch, h.flutter, h.tempo))
+        harmony = c.harmony or None
+        if c.harmony_at:
+            harmony = _harmony_at(session, pre, c, loop, info, tc)
         for other in cues:
             if loop[0] < other.loop[1] and other.loop[0] < loop[1]:
                 raise session.error(f"{pre}.in", f"cue {c.name!r} ({tc.label(loop[0])}-{tc.label(loop[1])}) overlaps "
                                     f"cue {other.name!r} ({tc.label(other.loop[0])}-{tc.label(other.loop[1])})")
-        cues.append(Cue(c.name, loop, sorted(hits, key=lambda h: h.frame), c.palette or None, c.harmony or None,
+        cues.append(Cue(c.name, loop, sorted(hits, key=lambda h: h.frame), c.palette or None, harmony,
                         c.title))
     return cues
+
+
+def _harmony_at(session, pre, c, loop, info, tc) -> list:
+    """Chords at timecodes to spans over the loop: each lasts until the next; the last runs to
+    the loop's end and, where the first starts after the in point, on from the pass's start."""
+    from .harmony import Span
+    fps = float(info.fps)
+    frames = []
+    for j, (pos, chord) in enumerate(c.harmony_at, 1):
+        try:
+            frame = tc.position(pos)
+        except TimecodeError as e:
+            raise session.error(f"{pre}.harmony", f"cue {c.name!r}: chord {j} ({chord.name}): {e}") from None
+        if not loop[0] <= frame < loop[1]:
+            raise session.error(f"{pre}.harmony", f"cue {c.name!r}: chord {j} ({chord.name}) at {tc.label(frame)} is "
+                                f"outside the cue's loop {tc.label(loop[0])}-{tc.label(loop[1])}")
+        if frames and frame <= frames[-1][0]:
+            raise session.error(f"{pre}.harmony", f"cue {c.name!r}: chord {j} ({chord.name}) at {tc.label(frame)} "
+                                f"does not come after chord {j - 1} at {tc.label(frames[-1][0])}")
+        frames.append((frame, chord))
+    starts = [(f - loop[0]) / fps for f, _ in frames] + [(loop[1] - loop[0]) / fps]
+    spans = [Span(starts[k], starts[k + 1] - starts[k], ch) for k, (_, ch) in enumerate(frames)]
+    if starts[0] > 0:
+        spans.insert(0, Span(0.0, starts[0], frames[-1][1]))
+    return spans
 
 
 def start_film(film: Film, size, start_seq: int = 0, wait: float = 10.0, loop=None) -> FilmPlayer:

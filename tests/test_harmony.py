@@ -4,6 +4,7 @@ the colours it is drawn in, and errors that name the cue and the position."""
 import pytest
 
 from stage.audio.analysis import Frame
+from stage.film.synth import make_numbered_clip
 from stage.harmony import HarmonyError, chord_at, parse_chord, parse_sequence
 from stage.music import parse_note
 from stage.runtime import Cue
@@ -89,3 +90,38 @@ def test_a_pitch_is_drawn_in_the_colour_of_its_function(chord, function, colour)
     lane.draw_label(app.screen, app.now_x, app.col_w, clock.t)
     assert lane.degree_label(clock.t) in rendered
     app.close()
+
+
+def test_chords_at_timecodes(tmp_path):
+    from stage.runtime import open_film
+    from stage.session import load_session
+    film = make_numbered_clip(tmp_path / "f.mp4", 240, size=(160, 90))
+    text = f"""
+[film]
+file = "{film}"
+
+[[players]]
+name = "Horn"
+channel = 1
+
+[[cues]]
+name = "1M1"
+in = "00:00:01:00"
+out = "00:00:09:00"
+harmony = [["00:00:02:00", "Dm7"], ["00:00:04:12", "G7"], [7.0, "C dorian"]]
+"""
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    spans = open_film(load_session(p)).cues[0].harmony
+    # from the in point (1 s): the last chord carries on until the first, then each to the next
+    assert [(round(s.start, 3), round(s.length, 3), s.chord.name) for s in spans] == [
+        (0.0, 1.0, "C dorian"), (1.0, 2.5, "Dm7"), (3.5, 2.5, "G7"), (6.0, 2.0, "C dorian")]
+    assert chord_at(spans, 3.6)[1].chord.name == "G7"
+    for bad, says in (('[["00:00:02:00", "Dm7"], ["00:00:01:12", "G7"]]', "does not come after chord 1"),
+                      ('[["00:00:02:00", "Dm7"], ["00:00:09:12", "G7"]]', "outside the cue's loop"),
+                      ('[["00:00:02:00", "Dm7"], ["00:00:04:00", "Gx7"]]', "chord 2 ('Gx7')"),
+                      ('[["00:00:02:00"]]', "expected [timecode")):
+        p.write_text(text.replace('[["00:00:02:00", "Dm7"], ["00:00:04:12", "G7"], [7.0, "C dorian"]]', bad))
+        with pytest.raises(SessionError) as e:
+            open_film(load_session(p))
+        assert "cues[0].harmony" in str(e.value) and "cue '1M1'" in str(e.value) and says in str(e.value), str(e.value)

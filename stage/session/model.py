@@ -149,6 +149,7 @@ class CueConfig:
     palette: list = field(default_factory=list)   # the players' colours in the performance view
     harmony: list = field(default_factory=list)   # harmony.Span: the chords over the loop
     title: str = ""              # shown in the performance view as the cue begins (the only text there)
+    harmony_at: list = field(default_factory=list)   # (position, harmony.Chord): chords at timecodes
 
 
 @dataclass
@@ -496,8 +497,23 @@ def _cues(cues, err, get):
                 palette.append(parse_colour(v))
             except ValueError as e:
                 raise err(f"{pre}.palette", f"colour {j + 1}: {e}") from None
-        harmony = []
-        if "harmony" in c:
+        harmony, harmony_at = [], []
+        if "harmony" in c and isinstance(c["harmony"], list):
+            # chords at timecodes: [["00:00:06:00", "Dm7"], ["00:00:08:12", "G7"], [10.5, "C dorian"]]
+            from ..harmony import HarmonyError, parse_chord
+            for j, entry in enumerate(c["harmony"], 1):
+                if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str)
+                        and isinstance(entry[0], (str, int, float)) and not isinstance(entry[0], bool)):
+                    raise err(f"{pre}.harmony", f"cue {name!r}: chord {j}: expected [timecode, \"chord\"] "
+                                                f"(\"HH:MM:SS:FF\" or seconds), got {entry!r}")
+                _check_position(entry[0], lambda m, j=j, k=f"{pre}.harmony", cue=name: err(k, f"cue {cue!r}: chord {j}: {m}"))
+                try:
+                    harmony_at.append((entry[0], parse_chord(entry[1])))
+                except HarmonyError as e:
+                    raise err(f"{pre}.harmony", f"cue {name!r}: chord {j} ({entry[1]!r}): {e}") from None
+            if not harmony_at:
+                raise err(f"{pre}.harmony", f"cue {name!r}: no chords in the list")
+        elif "harmony" in c:
             from ..harmony import HarmonyError, parse_sequence
             text = get(c, pre, "harmony", str)
             tempo = get(c, pre, "tempo", (int, float), 120)
@@ -513,7 +529,7 @@ def _cues(cues, err, get):
         title = get(c, pre, "title", str, "")
         if len(title) > 120:
             raise err(f"{pre}.title", f"cue {name!r}: a title of at most 120 characters, got {len(title)}")
-        out.append(CueConfig(name, c["in"], c["out"], hits, palette, harmony, title.strip()))
+        out.append(CueConfig(name, c["in"], c["out"], hits, palette, harmony, title.strip(), harmony_at))
     return out
 
 
