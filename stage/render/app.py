@@ -569,7 +569,8 @@ class StageApp:
         spans = cue.harmony
         length_s = (self.loop[1] - self.loop[0]) / float(self.film_info.fps)
         i, span = chord_at(spans, self.pass_position(film_time) % length_s)
-        nxt = spans[(i + 1) % len(spans)].chord.name
+        nxt = next((spans[(i + k) % len(spans)].chord.name for k in range(1, len(spans))
+                    if spans[(i + k) % len(spans)].chord.name != span.chord.name), span.chord.name)
         cx = (self.now_x if self.lanes else self.size[0]) // 2
         big = self.text.render(span.chord.name, int(110 * self.scale), (255, 255, 255))
         small = self.text.render(f"next {nxt}", int(46 * self.scale), (200, 200, 200))
