@@ -182,7 +182,7 @@ class Performance:
             self.midi_control = MidiControl(ctl.maps or DEFAULT_MAP, self.controls, f"midi {ctl.midi}",
                                             on_learn=lambda m: append_mapping(session.path, m))
         listeners = [(ctl.midi, self.midi_control)] if self.midi_control else []
-        self.mtc_reader = self.chase = self.mtc_sender = None
+        self.mtc_reader = self.chase = self.mtc_sender = self.clock_sender = None
         sync = session.sync
         if sync.mtc_in:
             from .midi.mtc import MtcChase, MtcReader
@@ -271,13 +271,20 @@ class Performance:
                 raise self.session.error(key, str(e)) from None
         for m in self.midi:
             m.start()
-        if self.session.sync.mtc_out:
+        sync = self.session.sync
+        if sync.mtc_out or sync.clock_out:
             from .midi.inputs import open_virtual_output
-            from .midi.mtc import MtcSender
-            out = open_virtual_output(self.session.sync.mtc_out)
-            self.mtc_sender = MtcSender(out, self.film_clock, self.film.info.fps, self.film.loop[0],
-                                        self.film.tc.start).start()
-            self.app.mtc_sender = self.mtc_sender
+            from .midi.mtc import MidiClockSender, MtcSender
+            ports = {}
+            for name in {sync.mtc_out, sync.clock_out} - {None}:
+                ports[name] = open_virtual_output(name)           # one port when both name the same
+            if sync.mtc_out:
+                self.mtc_sender = MtcSender(ports[sync.mtc_out], self.film_clock, self.film.info.fps,
+                                            self.film.loop[0], self.film.tc.start).start()
+                self.app.mtc_sender = self.mtc_sender
+            if sync.clock_out:
+                bpm = sync.clock_bpm or next((c.tempo for c in self.session.cues if c.tempo), None) or 120.0
+                self.clock_sender = MidiClockSender(ports[sync.clock_out], self.film_clock, bpm).start()
         for o in (self.osc_in, self.osc_out):
             if o is not None:
                 o.start()
@@ -297,7 +304,7 @@ class Performance:
             self.sound.stop()
         for m in self.midi:
             m.stop()
-        for o in (self.osc_in, self.osc_out, self.mtc_sender):
+        for o in (self.osc_in, self.osc_out, self.mtc_sender, self.clock_sender):
             if o is not None:
                 o.stop()
         if self.source is not None:

@@ -7,6 +7,7 @@ import subprocess
 import time
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from stage.film.clock import FilmClock
@@ -112,20 +113,28 @@ def test_the_film_chases_mtc_locates_and_stops(jack_server, tmp_path, monkeypatc
     assert len({f["film"]["frame"] for f in after}) == 1
 
 
-def test_stage_as_master_sends_mtc_a_daw_can_read(jack_server, tmp_path, monkeypatch):
+def test_stage_as_master_sends_mtc_and_midi_clock_a_daw_can_read(jack_server, tmp_path, monkeypatch):
     import rtmidi
     from stage.film.synth import make_numbered_clip
     monkeypatch.setenv("JACK_DEFAULT_SERVER", jack_server)
     film = make_numbered_clip(tmp_path / "f.mp4", 240, size=(160, 90), fps=Fraction(25))
     session = tmp_path / "s.toml"
-    session.write_text(f'[film]\nfile = "{film}"\nstart = "10:00:00:00"\n\n[sync]\nmtc_out = "stage-mtc-out"\n\n'
+    session.write_text(f'[film]\nfile = "{film}"\nstart = "10:00:00:00"\n\n[sync]\nmtc_out = "stage-mtc-out"\n'
+                       f'clock_out = "stage-mtc-out"\nclock_bpm = 120\n\n'
                        f'[audio]\nfile = "{ROOT / "assets" / "demo_performance.flac"}"\n\n'
                        f'[[players]]\nname = "A"\nchannel = 1\n')
     trace = tmp_path / "trace.jsonl"
     reader = MtcReader()
     daw = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="stage-test-daw-in")
     daw.ignore_types(sysex=False, timing=False)
-    daw.set_callback(lambda ev, data=None: reader.take(raw(), ev[0]))
+    clocks = []
+
+    def take(ev, data=None):
+        if ev[0] == [0xF8]:
+            clocks.append(raw())                 # MIDI clock, on the same port
+        else:
+            reader.take(raw(), ev[0])
+    daw.set_callback(take)
     proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 4, "--trace", trace, "--silent"),
                             env=dict(os.environ, SDL_VIDEODRIVER="dummy"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -152,6 +161,7 @@ def test_stage_as_master_sends_mtc_a_daw_can_read(jack_server, tmp_path, monkeyp
         daw.delete()
     assert proc.returncode == 0, err
     assert got and reader.cycles > 20 and got[-1].nominal == 25
+    assert len(clocks) > 60 and np.median(np.diff(clocks)) == pytest.approx(60 / 120 / 24, abs=0.002)   # 48 a second
     frames = [json.loads(line) for line in trace.read_text().splitlines()]
     start = 10 * 3600 * 25
     for m in got[-10:]:                                  # the code says where the picture is
@@ -182,3 +192,46 @@ def test_chase_freewheels_through_a_dropout_and_stops_when_the_code_stops():
     now[0] = 101.0                                                  # the code stops
     chase.update(clock, now[0])
     assert chase.state == "stopped" and not clock.playing
+
+
+class Recorder:
+    """Where a sender's messages go in the unit tests (the rtmidi output's one method)."""
+
+    def __init__(self):
+        self.messages = []
+
+    def send_message(self, m):
+        self.messages.append((raw(), list(m)))
+
+
+def test_midi_clock_follows_the_film_clock():
+    from stage.midi.mtc import CLOCK, CONTINUE, SONG_POSITION, START, STOP, MidiClockSender
+    film = FilmClock(raw, playing=False)
+    out = Recorder()
+    sender = MidiClockSender(out, film, 150.0, clock=raw).start()      # 60 clocks a second
+    try:
+        film.restart(0.0)
+        film.play()
+        time.sleep(1.0)
+        film.pause()
+        time.sleep(0.1)
+        msgs = [m for _, m in out.messages]
+        assert msgs[0] == [START]
+        ticks = [t for t, m in out.messages if m == [CLOCK]]
+        assert 55 <= len(ticks) <= 62                                   # 1 s at 150 bpm: 60
+        assert np.median(np.diff(ticks)) == pytest.approx(1 / 60, abs=0.002)
+        assert msgs[-1] == [STOP]
+        out.messages.clear()
+        film.nudge(10.0)                                                 # a locate, 10 s on
+        at = film.position()
+        film.play()
+        time.sleep(0.4)
+        msgs = [m for _, m in out.messages]
+        i = msgs.index([CONTINUE])
+        spp = msgs[i - 1]
+        assert spp[0] == SONG_POSITION
+        sixteenths = spp[1] | spp[2] << 7
+        assert sixteenths == int(at * 150 / 60 * 4) + 1                  # from there, on the next sixteenth
+        assert msgs[i + 1:] and all(m == [CLOCK] for m in msgs[i + 1:])
+    finally:
+        sender.stop()

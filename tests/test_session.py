@@ -90,6 +90,7 @@ def test_tuning_transposition_gain_and_noise_floor(write):
     ('highest = "C6"', 'highest = "C6"\ngain_db = 90', 22, "players[0].gain_db", "-40 to 60"),
     ('highest = "C6"', 'highest = "C6"\nnoise_floor = 0', 22, "players[0].noise_floor", "dBFS"),
     ("screen = 1", "screen = 1\na4 = 880", 8, "display.a4", "400-480"),
+    ('highest = "G3"', 'highest = "G3"\n\n[sync]\nclock_out = "x"\nclock_bpm = 9', 31, "sync.clock_bpm", "20-400"),
     ("screen = 1", "screen = 1\nmonitor = true\nmonitor_size = [640]", 9, "display.monitor_size", "[width, height]"),
 ])
 def test_errors_name_file_line_key_and_choices(write, old, new, line, key, says):

@@ -179,3 +179,72 @@ class MtcSender(Worker):
                 continue                             # wait for the start of a cycle
             self.out.send_message([0xF1, pieces[piece]])
             self.sent += 1
+
+
+CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
+TICKS_PER_BEAT = 24            # MIDI clock: 24 a quarter note; a song position counts sixteenths (6)
+
+
+def song_position(sixteenths: int) -> list[int]:
+    v = max(0, min(0x3FFF, int(sixteenths)))
+    return [SONG_POSITION, v & 0x7F, v >> 7]
+
+
+class MidiClockSender(Worker):
+    """MIDI clock at a tempo, following the film clock, from a thread of its own (stage as the
+    master, for a DAW's tempo-based parts): 24 clocks a beat as the film plays; Start when it
+    starts from its beginning; a Song Position Pointer then Continue, on a sixteenth, when it
+    resumes or is moved (a nudge, a locate); Stop when it stops."""
+
+    def __init__(self, midi_out, film_clock, bpm: float, clock=_clock.now):
+        self.out, self.film_clock, self.bpm, self.clock = midi_out, film_clock, float(bpm), clock
+        self.rate = self.bpm / 60.0 * TICKS_PER_BEAT          # clocks a second of film
+        self.sent = 0
+        self._init_worker("stage-midi-clock")
+
+    def _ticks_now(self) -> float:
+        return self.film_clock.position() * self.rate
+
+    def _wait_for_tick(self, k: float) -> bool:
+        """Sleep until the film reaches clock ``k``; False if it stopped or jumped meanwhile."""
+        while not self._stop.is_set():
+            if not self.film_clock.playing:
+                return False
+            t = self._ticks_now()
+            if t >= k:
+                return t < k + 3                                   # more than 3 clocks late: a jump
+            if t < k - TICKS_PER_BEAT * 4:
+                return False                                       # moved back
+            _clock.sleep_until(self.clock() + min(0.02, (k - t) / self.rate), self.clock)
+        return False
+
+    def _run(self):
+        playing = False
+        k = 0
+        while not self._stop.is_set():
+            if not self.film_clock.playing:
+                if playing:
+                    self.out.send_message([STOP])
+                    playing = False
+                self._stop.wait(0.005)
+                continue
+            if not playing:
+                t = self._ticks_now()
+                if t < 1.0:                                        # from the top
+                    self.out.send_message([START])
+                    k = 1
+                else:                                              # from where it is, on the next sixteenth
+                    six = int(t // 6) + 1
+                    if not self._wait_for_tick(six * 6):
+                        continue
+                    self.out.send_message(song_position(six))
+                    self.out.send_message([CONTINUE])
+                    k = six * 6 + 1
+                playing = True
+            if self._wait_for_tick(k):
+                self.out.send_message([CLOCK])
+                self.sent += 1
+                k += 1
+            elif self.film_clock.playing and not self._stop.is_set():   # jumped: stop, then locate
+                self.out.send_message([STOP])
+                playing = False

@@ -46,7 +46,7 @@ _SECTIONS = {
                 "transpose", "gain_db", "noise_floor"},
     "control": {"midi", "osc_listen", "osc_send", "map"},
     "cues": {"name", "in", "out", "hits", "palette", "harmony", "tempo", "beats_per_bar", "title"},
-    "sync": {"mtc_in", "mtc_out", "mtc_rate"},
+    "sync": {"mtc_in", "mtc_out", "mtc_rate", "clock_out", "clock_bpm"},
 }
 _HIT_KEYS = {"time", "label", "colour", "color", "streamer", "punch", "flutter", "tempo"}
 _MAP_KEYS = {"action", "cc", "note", "channel", "arg"}
@@ -150,6 +150,7 @@ class CueConfig:
     harmony: list = field(default_factory=list)   # harmony.Span: the chords over the loop
     title: str = ""              # shown in the performance view as the cue begins (the only text there)
     harmony_at: list = field(default_factory=list)   # (position, harmony.Chord): chords at timecodes
+    tempo: float | None = None   # beats a minute, when the cue gives one
 
 
 @dataclass
@@ -165,6 +166,8 @@ class SyncConfig:
     mtc_in: str | None = None        # chase MTC from this MIDI input port (a DAW)
     mtc_out: str | None = None       # send MTC on a MIDI output port of this name (stage as master)
     mtc_rate: float | None = None    # treat incoming MTC as this rate (23.976 for a "24" code ...)
+    clock_out: str | None = None     # send MIDI clock on a MIDI output port of this name (may be mtc_out's)
+    clock_bpm: float | None = None   # its tempo (default: the first cue's harmony tempo, else 120)
 
 
 @dataclass
@@ -448,8 +451,12 @@ def load_session(path, base_dir: Path | None = None) -> Session:
     rate = get(y, "sync", "mtc_rate", (int, float), None)
     if rate is not None and not any(abs(rate - r) < 0.01 for r in (23.976, 24, 25, 29.97, 30)):
         raise err("sync.mtc_rate", f"{rate} is not an MTC rate; valid: 23.976, 24, 25, 29.97, 30")
+    bpm = get(y, "sync", "clock_bpm", (int, float), None)
+    if bpm is not None and not 20 <= bpm <= 400:
+        raise err("sync.clock_bpm", f"beats a minute, 20-400, got {bpm}")
     sync = SyncConfig(get(y, "sync", "mtc_in", str, None), get(y, "sync", "mtc_out", str, None),
-                      None if rate is None else float(rate))
+                      None if rate is None else float(rate), get(y, "sync", "clock_out", str, None),
+                      None if bpm is None else float(bpm))
     return Session(path, film, display, audio, players, control, cues, from_film, sync, lines)
 
 
@@ -529,7 +536,9 @@ def _cues(cues, err, get):
         title = get(c, pre, "title", str, "")
         if len(title) > 120:
             raise err(f"{pre}.title", f"cue {name!r}: a title of at most 120 characters, got {len(title)}")
-        out.append(CueConfig(name, c["in"], c["out"], hits, palette, harmony, title.strip(), harmony_at))
+        tempo = c.get("tempo")
+        out.append(CueConfig(name, c["in"], c["out"], hits, palette, harmony, title.strip(), harmony_at,
+                             float(tempo) if isinstance(tempo, (int, float)) and not isinstance(tempo, bool) else None))
     return out
 
 
