@@ -31,6 +31,7 @@ class AnalysisSettings:
     range_margin: float = 1.0     # semitones allowed beyond the instrument's written range
     confirm_cents: float = 100.0  # two readings within a semitone confirm a new pitch
     instant_confidence: float = 0.8   # a reading this sure needs no second one
+    hold_s: float = 0.04          # a shown pitch outlives a gap with no reading at all this long
     octave_room: float = 2.0      # periods a short window must have room for, beyond its reading's
     tail_db: float = 24.0         # a level this far under the recent peak is a release tail (or the room): no pitch
     tail_release_db_s: float = 12.0    # how fast that recent peak falls
@@ -186,6 +187,7 @@ class PitchTracker:
         self.shown = 0.0
         self.confidence = 0.0
         self._age = 0                              # samples since the shown pitch changed
+        self._unread = 0                           # samples since a detector last read the shown pitch
 
     def _estimates(self):
         out = []
@@ -243,11 +245,18 @@ class PitchTracker:
         self._age += n
         if not confirmed:
             self.confidence = max((c for _f, c, _s in est), default=0.0)
-            # hold a shown pitch while the longest window still hears it (a steady note)
+            # hold a shown pitch while the longest window still hears it (a steady note), or for
+            # a moment when no detector reads anything (a low note's detector between readings)
             if self.shown > 0 and any(f > 0 and _cents(f, self.shown) <= 50 for f, _c, _s in est):
+                self._unread = 0
+                return self.shown, self.confidence
+            self._unread += n
+            if self.shown > 0 and not any(f > 0 for f, _c, _s in est) and \
+                    self._unread <= self.s.hold_s * self.sr:
                 return self.shown, self.confidence
             self.shown = 0.0
             return 0.0, self.confidence
+        self._unread = 0
         i0, f_new, c_new = confirmed[0]                       # the shortest confirmed window
         # octave check: a longer window that has seen the whole note reads it an octave down
         for i, f, c in confirmed[1:]:
