@@ -82,7 +82,7 @@ def run_stage(film: Path, seconds: float, period: int = 256, burst: float = 0.35
             freqs = [midi_to_hz(r.integers(parse_note(lo) + 1, parse_note(hi))) for _, lo, hi in PLAYERS]
             events.append((t, freqs))
             events.append((t + burst, [0.0] * 8))
-            t += burst + gap
+            t += burst + gap + float(r.uniform(0.0, 0.05))      # onsets at every phase of the frame clock
         inj.schedule(events)
         out, err = proc.communicate(timeout=seconds + 120)
     finally:
@@ -121,24 +121,27 @@ def main():
     per_player = {}
     for i, (pname, lo, hi) in enumerate(PLAYERS):
         f0 = np.array([f["players"][pname]["f0_hz"] for f in frames])
-        t_cap = np.array([f["players"][pname]["t_capture"] or 0.0 for f in frames])
-        t_pub = np.array([f["players"][pname].get("t_publish") or np.nan for f in frames])
+        # the first result of the note each frame shows: when its sound ended, when it was handed over
+        t_cap = np.array([(f["players"][pname].get("t_note") or [None, None])[0] or np.nan for f in frames])
+        t_pub = np.array([(f["players"][pname].get("t_note") or [None, None])[1] or np.nan for f in frames])
         t_latch = np.array([f.get("t_latch") or np.nan for f in frames])
         lat, missed, detect, show, handoff, wait, draw = [], 0, [], [], [], [], []
+        parts = []
         for t_on, freqs in onsets:
             want = freqs[i]
             idx = np.nonzero((t_present > t_on) & (t_present < t_on + a.burst) & (np.abs(cents(f0, want)) < 50))[0]
             if len(idx):
                 k = idx[0]
                 lat.append((t_present[k] - t_on) * 1000)
-                # the sound the shown result was read from ends at t_capture: from the onset to
-                # there is the period and whatever more sound the tracker needed; from there to
-                # the flip, the hand-off, the wait for the frame and the drawing
+                # the note's first result was read from sound ending at t_capture: from the onset
+                # to there is the period and whatever more sound the tracker needed; then the
+                # hand-off, the wait for the frame's lanes to read it, the drawing and the flip
                 detect.append((t_cap[k] - t_on) * 1000)
                 show.append((t_present[k] - t_cap[k]) * 1000)
                 handoff.append((t_pub[k] - t_cap[k]) * 1000)       # callback, ring, analysis
                 wait.append((t_latch[k] - t_pub[k]) * 1000)        # until the frame's lanes read it
                 draw.append((t_present[k] - t_latch[k]) * 1000)    # lanes, overlays, flip
+                parts.append((detect[-1], handoff[-1], wait[-1], draw[-1]))
             else:
                 missed += 1
         per_player[pname] = {"range": f"{lo}-{hi}", "n": len(lat), "missed": missed,
@@ -149,7 +152,8 @@ def main():
                              "capture_to_flip_p50_ms": round(float(np.median(show)), 1) if show else None,
                              "handoff_p50_ms": round(float(np.nanmedian(handoff)), 1) if handoff else None,
                              "wait_for_frame_p50_ms": round(float(np.nanmedian(wait)), 1) if wait else None,
-                             "drawing_p50_ms": round(float(np.nanmedian(draw)), 1) if draw else None}
+                             "drawing_p50_ms": round(float(np.nanmedian(draw)), 1) if draw else None,
+                             "parts": parts}
     report = {
         "machine": machine(), "period": a.period, "fps": a.fps, "seconds": a.seconds, "players": len(PLAYERS),
         "draw_p50_ms": stats["draw_p50_ms"], "flip_p50_ms": stats["flip_p50_ms"],
@@ -171,6 +175,14 @@ def main():
               f"hand-off {v['handoff_p50_ms']} + wait for the frame {v['wait_for_frame_p50_ms']} + "
               f"drawing {v['drawing_p50_ms']} ms (medians)")
     all_lat = [x for v in per_player.values() for x in ([v["p50_ms"]] if v["p50_ms"] is not None else [])]
+    parts = np.array([p for v in per_player.values() for p in v.pop("parts")])
+    if len(parts):
+        tot = parts.sum(axis=1)
+        print(f"all players, all onsets: median {np.median(tot):.1f} ms, p99 {np.percentile(tot, 99):.1f} ms; of which "
+              f"(means) sound needed {parts[:, 0].mean():.1f}, hand-off {parts[:, 1].mean():.1f}, wait for the "
+              f"frame {parts[:, 2].mean():.1f}, drawing and flip {parts[:, 3].mean():.1f} ms")
+        hi = [p for name, v in per_player.items() for p in [v] if name in ("Alto", "Trumpet", "Violin", "Flute")]
+        report["high_players_p50_ms"] = [v["p50_ms"] for v in hi]
     frame_ms = 1000.0 / a.fps
     print(f"where the time goes (medians): the period {period_ms:.1f} ms (the first block of the new note "
           f"must be captured whole); detection: sound needed beyond that; hand-off and the wait for the "

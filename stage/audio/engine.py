@@ -86,7 +86,7 @@ class AnalysisThread(Worker):
             t0 = self.clock()
             for an, feed, ch in zip(self.analyzers, self.feeds, self.channels):
                 frame = an.process(ring.view(ch, self.cursor, hop))
-                feed.push(t_cap, frame, t0)
+                feed.push(t_cap, frame, self.clock())
             t1 = self.clock()
             for feed in self.feeds:
                 feed.t_publish = t1

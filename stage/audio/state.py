@@ -20,6 +20,7 @@ class PlayerFeed:
         self.level = np.full(capacity, -120.0, np.float32)
         self.peak = np.full(capacity, -120.0, np.float32)
         self.onset = np.zeros(capacity, np.bool_)
+        self.tp = np.zeros(capacity, np.float64)      # when each entry was handed over
         self.count = 0
         self.t_publish = 0.0       # when the newest entry was handed over (for the latency budget)
 
@@ -31,6 +32,7 @@ class PlayerFeed:
         self.level[k] = frame.level_db
         self.peak[k] = frame.peak_db
         self.onset[k] = frame.onset
+        self.tp[k] = t_publish
         self.t_publish = t_publish
         self.count += 1
 
@@ -46,6 +48,9 @@ class PlayerFeed:
         """Indices (absolute) of entries in [start, end) still held."""
         end = self.count if end is None else end
         return range(max(start, end - self.capacity + 1), end)
+
+    def published(self, i: int) -> float:
+        return float(self.tp[i % self.capacity])
 
     def at(self, i: int):
         k = i % self.capacity

@@ -811,7 +811,8 @@ class StageApp:
         for lv in self.lanes:
             t, f0, level = lv.last_drawn
             players[lv.player.name] = {"f0_hz": round(f0, 3), "level_db": None if t is None else round(level, 2),
-                                       "t_capture": t, "t_publish": lv.last_publish, "status": lv.status}
+                                       "t_capture": t, "t_publish": lv.last_publish,
+                                       "t_note": list(getattr(lv, "note_start", (None, None))), "status": lv.status}
         view = {"view": self.view, "fade": round(self.fade, 3)}
         film = None
         if self.film is not None and self.film_info is not None:

@@ -79,6 +79,8 @@ class LaneView:
         self.status = "no input"
         self.last_drawn = (None, 0.0, -120.0)     # (t_capture, f0, level) of the newest entry drawn
         self.last_publish = None                  # when the analysis handed that entry over
+        self.note_hz = 0.0                        # the note being drawn (0: none)
+        self.note_start = (None, None)            # (t_capture, t_publish) of its first result
         self.updated = 0.0                        # when the meter was last moved
         self.chord_at = None                      # t -> harmony.Chord or None (set by the app)
         self.function = None                      # the shown note's function against the chord
@@ -104,6 +106,9 @@ class LaneView:
             if onset:
                 self.onset_t = t
             if f0 > 0:
+                if self.note_hz <= 0 or abs(hz_to_midi(f0) - hz_to_midi(self.note_hz)) > 0.5:
+                    self.note_start = (t, feed.published(i))     # the first result of a new note
+                self.note_hz = f0
                 self.last_voiced_t = t
                 self.shown_hz, self.shown_conf = f0, conf
                 y = g.y_for_hz(f0)
@@ -126,6 +131,7 @@ class LaneView:
                 self.prev_point = (x, y)
             else:
                 self.prev_point = None
+                self.note_hz = 0.0
             if onset and level > self.signal_db:
                 # onsets: a white tick at the lane's top and bottom edges, whatever the pitch
                 tick = max(6, int(14 * self.s))
