@@ -30,7 +30,7 @@ class AnalysisSettings:
     onset_min_interval: float = 0.05   # seconds between onsets, shortest a player articulates
     range_margin: float = 1.0     # semitones allowed beyond the instrument's written range
     confirm_cents: float = 100.0  # two readings within a semitone confirm a new pitch
-    instant_confidence: float = 0.8   # a reading this sure needs no second one
+    instant_confidence: float = 0.75  # a reading this sure needs no second one
     hold_s: float = 0.04          # a shown pitch outlives a gap with no reading at all this long
     octave_room: float = 2.0      # periods a short window must have room for, beyond its reading's
     tail_db: float = 24.0         # a level this far under the recent peak is a release tail (or the room): no pitch
@@ -86,6 +86,18 @@ def _cents(a: float, b: float) -> float:
     return 1200.0 * abs(math.log2(a / b))
 
 
+def _fft_size(n: int) -> int:
+    """The smallest 2^a * 3^b * 5^c at least n: a size the FFT does fast (1280 where a power
+    of two would be 2048)."""
+    best = 1 << int(math.ceil(math.log2(n)))
+    for f in (1, 3, 5, 9, 15, 25):
+        p = 1
+        while f * p < n:
+            p <<= 1
+        best = min(best, f * p)
+    return best
+
+
 class LowYin:
     """YIN for low notes, at half the sample rate, with its lag range and its integration
     window set apart (aubio ties both to half its buffer): lags up to the lowest note's period,
@@ -96,7 +108,7 @@ class LowYin:
         self.tmax = int(math.ceil(samplerate2 / f_lo)) + 1
         self.L = max(32, int(self.tmax * LOW_YIN_INTEGRATION))
         self.n = self.L + self.tmax
-        self.m = 1 << int(math.ceil(math.log2(self.n + self.L)))
+        self.m = _fft_size(self.n + self.L)
         self._k = np.arange(1, self.tmax + 1, dtype=np.float64)
 
     def __call__(self, x: np.ndarray) -> tuple[float, float]:
@@ -164,7 +176,10 @@ class PitchTracker:
         if wins[-1] >= LONG_FROM:
             self._low = LowYin(samplerate // 2, self.f_min, settings.tolerance)
             span = 2 * self._low.n
-            wins = [w for w in wins if w < min(span, LONG_FROM)]
+            # beside it, only the windows that can be sure of the range's upper notes (with room
+            # for the octave below): the others would only ever offer doubtful readings
+            wins = [w for w in wins if w < min(span, LONG_FROM)
+                    and samplerate / (0.45 * w / settings.octave_room) <= self.f_max]
         self._det = []
         for w in wins:
             p = aubio.pitch("yinfast", w, w, samplerate)        # hop = window: it reads what it is given
@@ -178,9 +193,9 @@ class PitchTracker:
         self._hist2 = np.zeros(self._low.n if self._low else 1, np.float32)
         self._tail = np.zeros(3, np.float32)       # the last samples, for the half-rate filter
         self._prev = [0.0] * len(self.windows)     # each detector's last confident estimate
-        # the longest low-note detectors (a bass's) read every other hop: half the work, and
-        # their notes change no faster than that
-        self._low_stride = 2 if self._low is not None and self._low.n > 500 else 1
+        # beside two or more windows (a wide range: a cello, a piano), the low-note detector
+        # reads every other hop, to stay inside 2% of a core
+        self._low_stride = 2 if self._low is not None and len(self._det) >= 2 else 1
         self._tick = 0
         self._low_last = (0.0, 0.0, True)
         self._low_fresh = True
