@@ -316,6 +316,7 @@ class Item:
     variant: str
     audio: Path
     notes: list        # (heard_s, end_s, midi, velocity, cents): from when the note is first heard
+    keyed: list = None  # the same notes from their MIDI note-on (the key, before the sound speaks)
 
 
 def build(out: Path = DEFAULT_OUT, instruments=None, styles=None, variants=None, quiet=False) -> list[Item]:
@@ -343,11 +344,12 @@ def build(out: Path = DEFAULT_OUT, instruments=None, styles=None, variants=None,
                     print(f"rendered {base.name} ({len(notes)} notes, {seconds:.1f} s)", flush=True)
             sounded = json.loads(meta.read_text())
             # (start_s, end_s, midi, velocity, cents): the note from when it is heard
+            keyed = [(s, e, m, v, tun[m]["cents"]) for s, e, m, v in notes]
             notes = [(h, e, m, v, tun[m]["cents"]) for (s, e, m, v), h in zip(notes, sounded)]
             for variant in VARIANTS:
                 if variants and variant not in variants:
                     continue
-                items.append(Item(inst, style, variant, base.with_name(f"{base.name}-{variant}.flac"), notes))
+                items.append(Item(inst, style, variant, base.with_name(f"{base.name}-{variant}.flac"), notes, keyed))
     return items
 
 

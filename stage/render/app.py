@@ -778,7 +778,9 @@ class StageApp:
                 self.recent_latencies.extend(lat)
                 if self.trace is not None:
                     self.trace.put(self._trace_obj(t_present))
-                if self.monitor is not None:           # after the projector's flip: never delays it
+                # the operator's monitor: after the projector's flip (never delaying it), at half
+                # the projector's rate (the operator reads it; the audience watches the other)
+                if self.monitor is not None and self.frames % 2 == 0:
                     self.draw_monitor(shown_at, shown_at + ahead)
                 if self.osc is not None and self.osc[1] is not None and self.film is not None:
                     self.osc[1].film_state = self._film_state()
