@@ -232,7 +232,7 @@ class StageApp:
         self.grid.set_alpha(255, pygame.RLEACCEL)
         self.t_right = self.clock()
         from .performance import PerformanceView
-        self.performance = PerformanceView(self.players, self.feeds, (w, h))
+        self.performance = PerformanceView(self.players, self.feeds, (w, h), self.opt.a4)
         if self.film_info is not None:
             from ..film.decoder import fit_rect
             self.film_rect = fit_rect(self.film_info.aspect, (w, h))

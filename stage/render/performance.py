@@ -23,8 +23,8 @@ SPARK_S = 0.6                         # how long a spark lives
 
 
 class PerformanceView:
-    def __init__(self, players, feeds, size):
-        self.players, self.feeds = players, feeds
+    def __init__(self, players, feeds, size, a4: float = 440.0):
+        self.players, self.feeds, self.a4 = players, feeds, a4
         self.resize(size)
         self.sparks: list[tuple[float, float, float, tuple]] = []   # (t, x, y, colour)
         self._seen_onsets = [self._onset_count(f) for f in feeds]
@@ -73,14 +73,13 @@ class PerformanceView:
             lines.append(cur)
         return lines
 
-    @staticmethod
-    def _head_midi(feed) -> float | None:
+    def _head_midi(self, feed) -> float | None:
         """The note a player sounds now (MIDI number, concert), or None."""
         if isinstance(feed, MidiFeed):
             n = feed.newest()
             return None if n is None else n.note + feed.bend
         latest = feed.latest()
-        return hz_to_midi(latest[1]) if latest and latest[1] > 0 else None
+        return hz_to_midi(latest[1], self.a4) if latest and latest[1] > 0 else None
 
     def tint(self, col, feed, chord) -> tuple:
         """The player's colour tinted by what its note is against the chord sounding now: half
