@@ -228,7 +228,15 @@ class PitchTracker:
             out.append(self._low_last)
         return out
 
-    def process(self, x: np.ndarray) -> tuple[float, float]:
+    def listen(self, x: np.ndarray) -> None:
+        """Take a hop into the history without reading it (the player is silent): nothing is
+        shown, and no detector runs."""
+        self._take(x)
+        self._prev = [0.0] * len(self.windows)
+        self._low_last = (0.0, 0.0, True)
+        self.shown = self.confidence = 0.0
+
+    def _take(self, x: np.ndarray) -> None:
         n = len(x)
         self._hist[:-n] = self._hist[n:]
         self._hist[-n:] = x
@@ -240,6 +248,10 @@ class PitchTracker:
             m = n // 2
             self._hist2[:-m] = self._hist2[m:]
             self._hist2[-m:] = lp[1::2]
+
+    def process(self, x: np.ndarray) -> tuple[float, float]:
+        n = len(x)
+        self._take(x)
         est = self._estimates()
         prev, self._prev = self._prev, [f for f, _c, _s in est]
         tol = self.s.confirm_cents
@@ -330,8 +342,12 @@ class PlayerAnalyzer:
         # room's reverb fall away from it fast
         self._peak_db = max(level, self._peak_db - s.tail_release_db_s * len(x) / self.samplerate)
         tail = level < self._peak_db - s.tail_db
-        f0, conf = self.tracker.process(x)
-        if self._gated or tail:
+        if self._gated:                 # silence: the detectors keep their history and rest
+            self.tracker.listen(x)
+            f0, conf = 0.0, 0.0
+        else:
+            f0, conf = self.tracker.process(x)
+        if tail:
             f0 = 0.0
         return Frame(f0, max(0.0, min(1.0, conf)), level, db(peak), onset)
 
