@@ -48,7 +48,10 @@ def cents(a, b):
     return 1200 * np.log2(a / b)
 
 
-def test_a_tone_played_into_the_input_is_shown(jack_server, tmp_path):
+def play_into_stage(jack_server, tmp_path, freqs, seconds, silence, *extra):
+    """`stage run` on a fresh clip with a trace; after ``silence`` seconds of its input, a
+    second JACK client plays ``freqs`` into it. Returns (t_on on CLOCK_MONOTONIC_RAW, the
+    printed statistics, the trace's frames)."""
     from stage.rig import Injector
     film = make_numbered_clip(tmp_path / "film.mp4", 120, size=(320, 180))
     session = tmp_path / "s.toml"
@@ -56,26 +59,33 @@ def test_a_tone_played_into_the_input_is_shown(jack_server, tmp_path):
     trace = tmp_path / "trace.jsonl"
     env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server, SDL_VIDEODRIVER="dummy")
     inj = Injector(jack_server, 2)
-    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 7, "--trace", trace,
-                                      "--snapshot", tmp_path / "last.png"),
+    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", seconds, "--trace", trace, *extra),
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        ports = inj.wait_for_ports(PA_IN, 2)
-        inj.take_over(ports)
-        time.sleep(0.5)                                   # some silence first
-        t_on = inj.play([440.0, 196.0])
+        try:
+            inj.take_over(inj.wait_for_ports(PA_IN, 2))
+        except TimeoutError as e:
+            proc.kill()
+            pytest.fail(f"{e}; stage printed: {proc.communicate()[1]}")
+        time.sleep(silence)
+        t_on = inj.play(freqs)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
         inj.close()
     assert proc.returncode == 0, err
-    stats = json.loads(out.strip().splitlines()[-1])
+    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    return t_on, json.loads(out.strip().splitlines()[-1]), frames
+
+
+def test_a_tone_played_into_the_input_is_shown(jack_server, tmp_path):
+    t_on, stats, frames = play_into_stage(jack_server, tmp_path, [440.0, 196.0], 7, 0.5,   # some silence first
+                                          "--snapshot", tmp_path / "last.png")
     assert stats["frames_drawn"] > 200 and stats["audio_blocks"] > 1000
     assert stats["players"]["Horn"]["status"] == "pitch"
     assert abs(cents(stats["players"]["Horn"]["note_hz"], 440.0)) < 20
     assert abs(cents(stats["players"]["Cello"]["note_hz"], 196.0)) < 20
-    frames = [json.loads(line) for line in trace.read_text().splitlines()]
     before = [f for f in frames if f["t_present"] < t_on]
     after = [f for f in frames if f["t_present"] > t_on + 0.2]
     assert before and after
@@ -103,32 +113,8 @@ def test_the_trace_is_on_clock_monotonic_raw(jack_server, tmp_path):
     clock), against the trace's frames: a tone injected at t_on is first shown a few ms after
     t_on, read from sound captured just after t_on. (On this kind of machine CLOCK_MONOTONIC
     runs a good fraction of a second apart from it, so a trace on the wrong clock fails.)"""
-    from stage.rig import Injector
-    film = make_numbered_clip(tmp_path / "film.mp4", 120, size=(160, 90))
-    session = tmp_path / "s.toml"
-    session.write_text(SESSION.format(film=film))
-    trace = tmp_path / "trace.jsonl"
-    env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server, SDL_VIDEODRIVER="dummy")
-    inj = Injector(jack_server, 2)
-    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 4, "--trace", trace),
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        try:
-            inj.take_over(inj.wait_for_ports(PA_IN, 2))
-        except TimeoutError as e:
-            proc.kill()
-            pytest.fail(f"{e}; stage printed: {proc.communicate()[1]}")
-        time.sleep(1.0)
-        t_on = inj.play([880.0, 220.0])
-        t_raw = time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
-        offset = t_raw - time.monotonic()
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        inj.close()
-    assert proc.returncode == 0, err
-    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    t_on, _stats, frames = play_into_stage(jack_server, tmp_path, [880.0, 220.0], 4, 1.0)
+    offset = time.clock_gettime(time.CLOCK_MONOTONIC_RAW) - time.monotonic()
     first = next(f for f in frames if abs(cents(max(f["players"]["Horn"]["f0_hz"], 1e-3), 880.0)) < 50)
     shown = first["t_present"] - t_on
     read = first["players"]["Horn"]["t_capture"] - t_on
