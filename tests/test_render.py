@@ -48,15 +48,20 @@ def is_colour(c, want, tol=4):
 PLAYERS = [PlayerConfig("Trumpet", (255, 176, 0), 1, 52, 84), PlayerConfig("Bass", (60, 220, 255), 2, 28, 55)]
 
 
-def test_a_440_hz_tone_is_drawn_at_the_440_hz_row_in_the_players_colour():
+def drawn_tone(players, hz, lowest=52, highest=84):
+    """An app whose first player played ``hz`` for the last second, drawn: (app, its lane)."""
     clock = FakeClock()
-    app, feeds = make_app(PLAYERS, clock)
-    lane = app.lane("Trumpet")
+    app, feeds = make_app(players, clock)
     t0 = clock.t
     clock.t = t0 + 1.0
-    feed_signal(feeds[0], tone(440.0, 1.0), t0, 52, 84)
+    feed_signal(feeds[0], tone(hz, 1.0), t0, lowest, highest)
     app.draw_film()
     app.draw_lanes(clock())
+    return app, app.lane(players[0].name)
+
+
+def test_a_440_hz_tone_is_drawn_at_the_440_hz_row_in_the_players_colour():
+    app, lane = drawn_tone(PLAYERS, 440.0)
     y440 = lane.geom.y_for_hz(440.0)
     # half a second ago: well inside the tone
     x = app.now_x - 0.5 * app.pps
@@ -163,15 +168,7 @@ def test_meter_rises_at_once_and_falls_at_20_db_per_second():
 
 def test_a_bb_trumpet_shows_written_pitch_on_the_written_row():
     # concert Bb4 (466.16 Hz) is a written C5 for a B-flat trumpet: labelled C5, drawn at C5's row
-    clock = FakeClock()
-    players = [PlayerConfig("Trumpet", (255, 176, 0), 1, 52, 84, transpose=2)]
-    app, feeds = make_app(players, clock)
-    lane = app.lane("Trumpet")
-    t0 = clock.t
-    clock.t = t0 + 1.0
-    feed_signal(feeds[0], tone(466.16, 1.0), t0, 52, 84)
-    app.draw_film()
-    app.draw_lanes(clock())
+    app, lane = drawn_tone([PlayerConfig("Trumpet", (255, 176, 0), 1, 52, 84, transpose=2)], 466.16)
     assert lane.note_label()[0] == "C5"
     assert lane.geom.y_for_hz(466.16) == pytest.approx(lane.geom.y_for_midi(72), abs=0.1)   # the C5 row
     x = app.now_x - 0.5 * app.pps
