@@ -505,6 +505,9 @@ def _cues(cues, err, get):
             except ValueError as e:
                 raise err(f"{pre}.palette", f"colour {j + 1}: {e}") from None
         harmony, harmony_at = [], []
+        cue_tempo = get(c, pre, "tempo", (int, float), None)       # the harmony's, and MIDI clock's
+        if cue_tempo is not None and not 20 <= cue_tempo <= 400:
+            raise err(f"{pre}.tempo", f"cue {name!r}: beats a minute, 20-400, got {cue_tempo}")
         if "harmony" in c and isinstance(c["harmony"], list):
             # chords at timecodes: [["00:00:06:00", "Dm7"], ["00:00:08:12", "G7"], [10.5, "C dorian"]]
             from ..harmony import HarmonyError, parse_chord
@@ -523,9 +526,7 @@ def _cues(cues, err, get):
         elif "harmony" in c:
             from ..harmony import HarmonyError, parse_sequence
             text = get(c, pre, "harmony", str)
-            tempo = get(c, pre, "tempo", (int, float), 120)
-            if not 20 <= tempo <= 400:
-                raise err(f"{pre}.tempo", f"cue {name!r}: beats a minute, 20-400, got {tempo}")
+            tempo = cue_tempo or 120.0
             bpb = get(c, pre, "beats_per_bar", int, 4)
             if not 1 <= bpb <= 16:
                 raise err(f"{pre}.beats_per_bar", f"cue {name!r}: 1-16 beats to a bar, got {bpb}")
@@ -536,9 +537,8 @@ def _cues(cues, err, get):
         title = get(c, pre, "title", str, "")
         if len(title) > 120:
             raise err(f"{pre}.title", f"cue {name!r}: a title of at most 120 characters, got {len(title)}")
-        tempo = c.get("tempo")
         out.append(CueConfig(name, c["in"], c["out"], hits, palette, harmony, title.strip(), harmony_at,
-                             float(tempo) if isinstance(tempo, (int, float)) and not isinstance(tempo, bool) else None))
+                             None if cue_tempo is None else float(cue_tempo)))
     return out
 
 
