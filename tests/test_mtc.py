@@ -235,3 +235,24 @@ def test_midi_clock_follows_the_film_clock():
         assert msgs[i + 1:] and all(m == [CLOCK] for m in msgs[i + 1:])
     finally:
         sender.stop()
+
+
+def test_midi_clock_relocates_after_a_small_move_back():
+    from stage.midi.mtc import CLOCK, CONTINUE, SONG_POSITION, STOP, MidiClockSender
+    film = FilmClock(raw, playing=False)
+    out = Recorder()
+    sender = MidiClockSender(out, film, 150.0, clock=raw).start()      # 60 clocks a second
+    try:
+        film.restart(2.0)
+        film.play()
+        time.sleep(0.5)
+        out.messages.clear()
+        film.nudge(-0.25)                                                # 15 clocks back, while playing
+        time.sleep(0.4)
+        msgs = [m for _, m in out.messages]
+        assert [STOP] in msgs and [CONTINUE] in msgs                     # stopped, located, went on
+        spp = msgs[msgs.index([CONTINUE]) - 1]
+        assert spp[0] == SONG_POSITION
+        assert msgs[msgs.index([CONTINUE]) + 1:].count([CLOCK]) > 10
+    finally:
+        sender.stop()

@@ -205,15 +205,16 @@ class MidiClockSender(Worker):
     def _ticks_now(self) -> float:
         return self.film_clock.position() * self.rate
 
-    def _wait_for_tick(self, k: float) -> bool:
-        """Sleep until the film reaches clock ``k``; False if it stopped or jumped meanwhile."""
+    def _wait_for_tick(self, k: float, span: float = 1.0) -> bool:
+        """Sleep until the film reaches clock ``k``, which it should within ``span`` clocks;
+        False if it stopped or jumped meanwhile."""
         while not self._stop.is_set():
             if not self.film_clock.playing:
                 return False
             t = self._ticks_now()
             if t >= k:
                 return t < k + 3                                   # more than 3 clocks late: a jump
-            if t < k - TICKS_PER_BEAT * 4:
+            if t < k - span - 1:
                 return False                                       # moved back
             _clock.sleep_until(self.clock() + min(0.02, (k - t) / self.rate), self.clock)
         return False
@@ -235,7 +236,7 @@ class MidiClockSender(Worker):
                     k = 1
                 else:                                              # from where it is, on the next sixteenth
                     six = int(t // 6) + 1
-                    if not self._wait_for_tick(six * 6):
+                    if not self._wait_for_tick(six * 6, span=6):
                         continue
                     self.out.send_message(song_position(six))
                     self.out.send_message([CONTINUE])
