@@ -199,3 +199,20 @@ def test_a_cues_title_is_the_only_text_in_the_performance_view_and_it_goes():
     assert seen[8.0] == []                                           # then gone: artwork only
     assert app.title_alpha(1003.0) == 1.0 and 0 < app.title_alpha(1000.5) < 1
     app.close()
+
+
+def test_closing_the_monitor_leaves_the_show_running_and_closing_the_projector_ends_it():
+    from stage.audio.state import InputStatus, PlayerFeed
+    from stage.render.app import StageApp, ViewOptions
+    clock = FakeClock()
+    app = StageApp(PLAYERS, [PlayerFeed(p.name) for p in PLAYERS], InputStatus(), clock=clock,
+                   options=ViewOptions(size=(640, 360), fullscreen=False, headless=True, monitor=True))
+    pygame.event.post(pygame.event.Event(pygame.WINDOWCLOSE, window=app.monitor))
+    app.handle_events()
+    assert app.monitor is None and app.running
+    app.opt.monitor = True
+    app._open_monitor()
+    pygame.event.post(pygame.event.Event(pygame.WINDOWCLOSE, window=pygame.Window.from_display_module()))
+    app.handle_events()
+    assert not app.running
+    app.close()

@@ -245,10 +245,12 @@ class StageApp:
     # -- input
     def handle_events(self):
         for ev in pygame.event.get():
-            if ev.type == pygame.WINDOWCLOSE and self.monitor is not None and \
-                    getattr(ev, "window", None) is self.monitor:
-                self.monitor.destroy()                  # the operator closed it: the show goes on
-                self.monitor = None
+            if ev.type == pygame.WINDOWCLOSE and self.monitor is not None:
+                if getattr(ev, "window", None) is self.monitor:
+                    self.monitor.destroy()              # the operator closed it: the show goes on
+                    self.monitor = None
+                else:                                   # the projector's window: SDL sends no QUIT
+                    self.running = False                # while another window is open
             elif ev.type == pygame.QUIT:
                 self.running = False
             elif ev.type == pygame.KEYDOWN:
