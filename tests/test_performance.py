@@ -212,7 +212,7 @@ def test_closing_the_monitor_leaves_the_show_running_and_closing_the_projector_e
     assert app.monitor is None and app.running
     app.opt.monitor = True
     app._open_monitor()
-    pygame.event.post(pygame.event.Event(pygame.WINDOWCLOSE, window=pygame.Window.from_display_module()))
+    pygame.event.post(pygame.event.Event(pygame.WINDOWCLOSE, window=None))       # the projector's window
     app.handle_events()
     assert not app.running
     app.close()
