@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import select
+import time
 
 from .. import clock as _clock
 from ..worker import Worker
@@ -84,9 +85,12 @@ class AnalysisThread(Worker):
             end = self.cursor + hop
             t_cap = ring.time_of(end)
             t0 = self.clock()
-            for an, feed, ch in zip(self.analyzers, self.feeds, self.channels):
+            for k, (an, feed, ch) in enumerate(zip(self.analyzers, self.feeds, self.channels)):
                 frame = an.process(ring.view(ch, self.cursor, hop))
                 feed.push(t_cap, frame, self.clock())
+                if k % 2:
+                    time.sleep(0)       # hand the GIL over every two players: the draw loop and the
+                    #                     audio callback never wait behind a whole hop's analysis
             t1 = self.clock()
             for feed in self.feeds:
                 feed.t_publish = t1
