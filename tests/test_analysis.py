@@ -40,6 +40,12 @@ def test_instrument_range_sets_the_window():
     # an upright bass down to E1 needs a longer window than a flute
     assert window_for(parse_note("E1"), 48000, 256) >= 2 * 48000 / midi_to_hz(28)
     assert window_for(parse_note("C4"), 48000, 256) < window_for(parse_note("E1"), 48000, 256)
+    # the tracker: a bass gets the low-note detector (lags to E1 in under 40 ms of sound), a
+    # flute short windows down to one hop
+    bass = PlayerAnalyzer(SR, 256, parse_note("E1"), parse_note("G3")).tracker
+    flute = PlayerAnalyzer(SR, 256, parse_note("C4"), parse_note("C7")).tracker
+    assert bass._low is not None and bass._low.tmax >= 24000 / midi_to_hz(27) and bass.windows[-1] < 2048
+    assert flute._low is None and flute.windows[0] == 256
 
 
 def test_pitch_outside_the_players_range_is_not_shown():
