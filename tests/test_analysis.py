@@ -167,3 +167,21 @@ def test_a_raised_noise_floor_silences_a_hum_the_default_would_pitch():
     assert np.mean(np.array(low) > 0) > 0.8                      # under a low floor the hum reads as G1
     high = [r.f0_hz for _, r in analyze_signal(hum, SR, 256, parse_note("E1"), parse_note("G3"), noise_floor=-30)]
     assert max(high) == 0
+
+
+@pytest.mark.parametrize("lowest,highest,a,b,within_ms", [
+    ("E3", "C6", "A4", "C5", 12),        # a trumpet's step: read from the first hop or two of the new note
+    ("E3", "C6", "C5", "E3", 25),        # a leap down to its lowest note
+    ("E1", "G3", "A1", "E1", 50),        # a bass down to E1: two of its periods and the sum's length
+])
+def test_a_new_note_is_shown_at_once(lowest, highest, a, b, within_ms):
+    fa, fb = midi_to_hz(parse_note(a)), midi_to_hz(parse_note(b))
+    change = 0.5
+    x = np.concatenate([tone(fa, change), tone(fb, 0.5)])          # legato: no gap between them
+    t, f0, _ = run(x, lowest, highest)
+    right = (f0 > 0) & (np.abs(cents(np.maximum(f0, 1e-3), fb)) < 50)
+    first = t[np.argmax(right & (t >= change))]
+    assert right[t >= change].any() and first - change <= within_ms / 1000, f"{b} shown {1000 * (first - change):.1f} ms in"
+    assert right[t > change + within_ms / 1000 + 0.02].all()         # and held
+    # the old note never outlives the change by more than that either
+    assert not ((np.abs(cents(np.maximum(f0, 1e-3), fa)) < 50) & (t > change + within_ms / 1000)).any()
