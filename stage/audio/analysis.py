@@ -32,7 +32,7 @@ class AnalysisSettings:
     confirm_cents: float = 100.0  # two readings within a semitone confirm a new pitch
     instant_confidence: float = 0.75  # a reading this sure needs no second one
     hold_s: float = 0.04          # a shown pitch outlives a gap with no reading at all this long
-    octave_room: float = 2.0      # periods a short window must have room for, beyond its reading's
+    octave_room: float = 2.0      # a short window is sure of a reading with room for this many of its periods (2: the octave below)
     tail_db: float = 24.0         # a level this far under the recent peak is a release tail (or the room): no pitch
     tail_release_db_s: float = 12.0    # how fast that recent peak falls
 
