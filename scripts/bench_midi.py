@@ -27,11 +27,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from bench_latency import machine  # noqa: E402
 
 from stage import rig  # noqa: E402
+from stage.clock import now as raw  # noqa: E402  (CLOCK_MONOTONIC_RAW, as JACK)
 from stage.music import midi_to_hz  # noqa: E402
-
-
-def raw() -> float:
-    return time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
 
 
 def main():

@@ -28,12 +28,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from bench_latency import machine  # noqa: E402
 
 from stage import rig  # noqa: E402
+from stage.clock import now as raw  # noqa: E402  (CLOCK_MONOTONIC_RAW, as JACK)
 from stage.film.clock import FilmClock  # noqa: E402
 from stage.midi.mtc import MtcSender  # noqa: E402
-
-
-def raw() -> float:
-    return time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
 
 
 def main():

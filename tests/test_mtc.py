@@ -10,15 +10,12 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from stage.clock import now as raw       # CLOCK_MONOTONIC_RAW, as JACK
 from stage.film.clock import FilmClock
 from stage.midi.mtc import MtcReader, MtcSender, encode_pieces
 from stage.rig import wait_connected
 
 from .conftest import ROOT, stage_cmd
-
-
-def raw():
-    return time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
 
 
 def test_quarter_frames_read_back():
@@ -204,55 +201,57 @@ class Recorder:
         self.messages.append((raw(), list(m)))
 
 
-def test_midi_clock_follows_the_film_clock():
-    from stage.midi.mtc import CLOCK, CONTINUE, SONG_POSITION, START, STOP, MidiClockSender
+@pytest.fixture
+def clock_out():
+    """A stopped film clock and a MIDI clock sender at 150 bpm (60 clocks a second) following
+    it into a Recorder: (film, recorder)."""
+    from stage.midi.mtc import MidiClockSender
     film = FilmClock(raw, playing=False)
     out = Recorder()
-    sender = MidiClockSender(out, film, 150.0, clock=raw).start()      # 60 clocks a second
-    try:
-        film.restart(0.0)
-        film.play()
-        time.sleep(1.0)
-        film.pause()
-        time.sleep(0.1)
-        msgs = [m for _, m in out.messages]
-        assert msgs[0] == [START]
-        ticks = [t for t, m in out.messages if m == [CLOCK]]
-        assert 55 <= len(ticks) <= 62                                   # 1 s at 150 bpm: 60
-        assert np.median(np.diff(ticks)) == pytest.approx(1 / 60, abs=0.002)
-        assert msgs[-1] == [STOP]
-        out.messages.clear()
-        film.nudge(10.0)                                                 # a locate, 10 s on
-        at = film.position()
-        film.play()
-        time.sleep(0.4)
-        msgs = [m for _, m in out.messages]
-        i = msgs.index([CONTINUE])
-        spp = msgs[i - 1]
-        assert spp[0] == SONG_POSITION
-        sixteenths = spp[1] | spp[2] << 7
-        assert sixteenths == int(at * 150 / 60 * 4) + 1                  # from there, on the next sixteenth
-        assert msgs[i + 1:] and all(m == [CLOCK] for m in msgs[i + 1:])
-    finally:
-        sender.stop()
+    sender = MidiClockSender(out, film, 150.0, clock=raw).start()
+    yield film, out
+    sender.stop()
 
 
-def test_midi_clock_relocates_after_a_small_move_back():
-    from stage.midi.mtc import CLOCK, CONTINUE, SONG_POSITION, STOP, MidiClockSender
-    film = FilmClock(raw, playing=False)
-    out = Recorder()
-    sender = MidiClockSender(out, film, 150.0, clock=raw).start()      # 60 clocks a second
-    try:
-        film.restart(2.0)
-        film.play()
-        time.sleep(0.5)
-        out.messages.clear()
-        film.nudge(-0.25)                                                # 15 clocks back, while playing
-        time.sleep(0.4)
-        msgs = [m for _, m in out.messages]
-        assert [STOP] in msgs and [CONTINUE] in msgs                     # stopped, located, went on
-        spp = msgs[msgs.index([CONTINUE]) - 1]
-        assert spp[0] == SONG_POSITION
-        assert msgs[msgs.index([CONTINUE]) + 1:].count([CLOCK]) > 10
-    finally:
-        sender.stop()
+def test_midi_clock_follows_the_film_clock(clock_out):
+    from stage.midi.mtc import CLOCK, CONTINUE, SONG_POSITION, START, STOP
+    film, out = clock_out
+    film.restart(0.0)
+    film.play()
+    time.sleep(1.0)
+    film.pause()
+    time.sleep(0.1)
+    msgs = [m for _, m in out.messages]
+    assert msgs[0] == [START]
+    ticks = [t for t, m in out.messages if m == [CLOCK]]
+    assert 55 <= len(ticks) <= 62                                   # 1 s at 150 bpm: 60
+    assert np.median(np.diff(ticks)) == pytest.approx(1 / 60, abs=0.002)
+    assert msgs[-1] == [STOP]
+    out.messages.clear()
+    film.nudge(10.0)                                                 # a locate, 10 s on
+    at = film.position()
+    film.play()
+    time.sleep(0.4)
+    msgs = [m for _, m in out.messages]
+    i = msgs.index([CONTINUE])
+    spp = msgs[i - 1]
+    assert spp[0] == SONG_POSITION
+    sixteenths = spp[1] | spp[2] << 7
+    assert sixteenths == int(at * 150 / 60 * 4) + 1                  # from there, on the next sixteenth
+    assert msgs[i + 1:] and all(m == [CLOCK] for m in msgs[i + 1:])
+
+
+def test_midi_clock_relocates_after_a_small_move_back(clock_out):
+    from stage.midi.mtc import CLOCK, CONTINUE, SONG_POSITION, STOP
+    film, out = clock_out
+    film.restart(2.0)
+    film.play()
+    time.sleep(0.5)
+    out.messages.clear()
+    film.nudge(-0.25)                                                # 15 clocks back, while playing
+    time.sleep(0.4)
+    msgs = [m for _, m in out.messages]
+    assert [STOP] in msgs and [CONTINUE] in msgs                     # stopped, located, went on
+    spp = msgs[msgs.index([CONTINUE]) - 1]
+    assert spp[0] == SONG_POSITION
+    assert msgs[msgs.index([CONTINUE]) + 1:].count([CLOCK]) > 10
