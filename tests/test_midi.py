@@ -48,13 +48,13 @@ def test_a_chord_is_drawn_at_its_rows_exactly_and_named():
     clock = FakeClock()
     app, (feed,) = make_app([KEYS], clock)
     feed.connected = True
-    lane = app.lanes[0]
+    lane = app.lane("Keys")
     t0 = clock.t
     for note in (60, 64, 67):                         # C major
         feed.take(t0, [0x90, note, 110])
-    app.draw_lanes(t0)
+    app.frame(t0)
     clock.t = t0 + 1.0
-    app.draw_lanes(clock.t)
+    app.frame()
     x = app.now_x - 0.5 * app.pps
     for note in (60, 64, 67):
         assert is_colour(colour_at(app, x, lane.geom.y_for_midi(note)), (255, 90, 220))
@@ -65,7 +65,7 @@ def test_a_chord_is_drawn_at_its_rows_exactly_and_named():
     for note in (60, 64, 67):
         feed.take(clock.t, [0x80, note, 0])
     clock.t += 0.1
-    app.draw_lanes(clock.t)
+    app.frame()
     assert lane.status == "no signal"
     app.close()
 

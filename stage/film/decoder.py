@@ -25,7 +25,12 @@ from .timecode import TimecodeError, TimecodeFormat
 
 
 class FilmError(RuntimeError):
-    pass
+    """A film that cannot be used, saying which file and why; ``point`` is "in" or "out" when
+    it is a loop point that is wrong."""
+
+    def __init__(self, message: str, point: str | None = None):
+        super().__init__(message)
+        self.point = point
 
 
 @dataclass
@@ -85,14 +90,21 @@ def resolve_loop(info: FilmInfo, loop_in, loop_out, tc: TimecodeFormat | None = 
     tc = tc or TimecodeFormat(info.fps)
     try:
         fin = tc.position(loop_in or 0)
+    except TimecodeError as e:
+        raise FilmError(f"{info.path}: {e}", "in") from None
+    try:
         fout = info.frames if loop_out is None else tc.position(loop_out)
     except TimecodeError as e:
-        raise FilmError(f"{info.path}: {e}") from None
+        raise FilmError(f"{info.path}: {e}", "out") from None
     if fout > info.frames:
         raise FilmError(f"{info.path}: loop out point (frame {fout}) is past the end of the film "
-                        f"({info.frames} frames, {info.duration:.2f} s)")
+                        f"({info.frames} frames, {info.duration:.2f} s)", "out")
+    if fin >= info.frames:
+        raise FilmError(f"{info.path}: loop in point (frame {fin}) is past the end of the film "
+                        f"({info.frames} frames, {info.duration:.2f} s)", "in")
     if fout - fin < 2:
-        raise FilmError(f"{info.path}: loop out point must come after the in point (in frame {fin}, out frame {fout})")
+        raise FilmError(f"{info.path}: loop out point must come after the in point (in frame {fin}, out frame {fout})",
+                        "out")
     return fin, fout
 
 
@@ -224,6 +236,10 @@ class FilmDecoder:
         except Exception as e:  # a broken file mid-run: say so in the HUD, keep showing what we have
             self.error = f"{self.info.path}: {e}"
             self.head_ready.set()
+        finally:
+            if self._stop.is_set():     # stopped: let go of the decoded frames now, not when collected
+                self.head = []
+                self.queue.clear()
 
     def _blank(self):
         w, h = self.size
@@ -274,10 +290,12 @@ class FilmDecoder:
 
 
 class FilmPlayer:
-    """Picks, for a clock time, the frame to show; drops frames that are late, never shows late.
+    """Picks the frame to show for a place in the cue (its ``seq``); drops frames that are late,
+    never shows late.
 
-    Used by the draw thread only. ``frame_at(seconds)`` returns (seq, pixels) or None.
-    """
+    Used by the draw thread only (and the decoder it reads from). ``frame_for(seq, epoch)``
+    returns (seq, pixels) of the frame to show, the one already shown while the due frame is
+    not decoded yet."""
 
     def __init__(self, decoder: FilmDecoder):
         self.decoder = decoder
@@ -287,23 +305,37 @@ class FilmPlayer:
         self.dropped = 0        # decoded frames skipped because their time had passed
         self.late = 0           # draws where the due frame was not decoded yet (picture held)
         self._requested = None
+        self._epoch = None
+        self._jump = False
 
     @property
     def length(self) -> int:
         return self.decoder.length
 
+    @property
+    def ready(self) -> bool:
+        return self.decoder.head_ready.is_set()
+
     def seq_at(self, seconds: float) -> int:
         return int(math.floor(max(0.0, seconds) * self.fps + 1e-6))
 
     def frame_at(self, seconds: float):
+        """The frame due ``seconds`` after the cue began (every pass counted)."""
+        return self.frame_for(self.seq_at(seconds))
+
+    def frame_for(self, seq: int, epoch=None):
+        """The frame for ``seq``; a new ``epoch`` (the transport jumped) means the frames skipped
+        are not drops."""
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._jump = True
         try:
-            return self._frame_at(seconds)
+            return self._frame_for(seq)
         except IndexError:      # the decoder cleared its queue under us (a seek): hold the picture
             return self.current_seq, self.current
 
-    def _frame_at(self, seconds: float):
+    def _frame_for(self, seq: int):
         dec = self.decoder
-        seq = self.seq_at(seconds)
         if seq == self.current_seq:
             return self.current_seq, self.current
         off = seq % dec.length
@@ -337,8 +369,6 @@ class FilmPlayer:
         """The clock was moved on purpose (a nudge, a locate): the frames skipped are not drops."""
         self._jump = True
 
-    _jump = False
-
     def _show(self, seq, pixels):
         gap = seq - self.current_seq - 1
         if self.current_seq >= 0 and gap > 0 and not self._jump:
@@ -347,3 +377,8 @@ class FilmPlayer:
         self.current_seq = seq
         self.current = pixels
         self._requested = None
+
+    def close(self) -> None:
+        """Stop decoding and let go of every frame (the decoder's thread ends on its own)."""
+        self.decoder.stop(wait=False)
+        self.current = None

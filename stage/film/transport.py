@@ -92,7 +92,7 @@ class Segment:
 
     def at(self, t: float) -> Position:
         seg = self
-        while seg.then is not None and t >= seg.then.t0:
+        while seg.then is not None and t >= seg.then.t0 - _EPS:     # (the same slack as a wrap's)
             seg = seg.then
         p = seg.offset0 + ((t - seg.t0) if seg.playing else 0.0)
         n = int(math.floor((p + _EPS) / seg.pass_seconds)) if p > 0 else 0
@@ -126,7 +126,7 @@ class Transport:
     def pending(self) -> Segment | None:
         """The switch scheduled at the end of a pass, if any (until it takes over)."""
         seg, t = self.segment, self.clock()
-        while seg.then is not None and t >= seg.then.t0:
+        while seg.then is not None and t >= seg.then.t0 - _EPS:
             seg = seg.then
         return seg.then
 
