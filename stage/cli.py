@@ -160,7 +160,8 @@ def cmd_check(args) -> int:
           f"{fi.duration:.2f} s  sound {'on' if s.film.sound else 'muted'}{'' if fi.has_audio else ' (none in file)'}")
     fps = fi.fps
     tc = film.tc
-    print(f"timecode {tc.label(0)} at the first frame, {'drop-frame' if tc.drop_frame else 'non-drop'}")
+    print(f"timecode {tc.label(0)} at the first frame, {'drop-frame' if tc.drop_frame else 'non-drop'} "
+          f"({tc.describe_source()})")
     for i, cue in enumerate(film.cues):
         a, b = cue.loop
         hits = "".join(f"  hit {tc.label(h.frame)} {h.label}".rstrip() for h in cue.hits)

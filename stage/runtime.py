@@ -13,8 +13,8 @@ from .control.actions import ControlQueue
 from .midi.inputs import MidiPortError, find_port, open_midi_inputs
 from .midi.players import MidiFeed
 from .film.clock import FilmClock
-from .film.decoder import FilmDecoder, FilmPlayer, fit_rect, probe, resolve_loop
-from .film.timecode import TimecodeError, TimecodeFormat
+from .film.decoder import FilmDecoder, FilmError, FilmPlayer, fit_rect, probe, resolve_loop
+from .film.timecode import TimecodeError, TimecodeFormat, film_timecode
 
 
 @dataclass
@@ -47,19 +47,19 @@ class Film:
 
 
 def open_film(session) -> Film:
-    """Probe the film, set up its timecode and resolve its loop; FilmError says which file and
-    why, SessionError which key."""
+    """Probe the film, set up its timecode (the session's start and drop_frame, else the file's
+    own: see film_timecode; film.tc.source says which) and resolve its loop; FilmError says
+    which file and why, SessionError which key."""
     info = probe(session.film.path)
     f = session.film
     try:
-        tc = TimecodeFormat(info.fps, f.drop_frame)
+        tc = film_timecode(info.fps, info.timecode, f.start, f.drop_frame)
     except TimecodeError as e:
-        raise session.error("film.drop_frame", f"{e} (the film runs at {float(info.fps):.3f} fps)") from None
-    if f.start is not None:
-        try:
-            tc = TimecodeFormat(info.fps, f.drop_frame, tc.label_to_count(f.start))
-        except TimecodeError as e:
-            raise session.error("film.start", str(e)) from None
+        if e.setting == "drop_frame":
+            raise session.error("film.drop_frame", f"{e} (the film runs at {float(info.fps):.3f} fps)") from None
+        if e.setting is not None:
+            raise session.error(f"film.{e.setting}", str(e)) from None
+        raise FilmError(f"{info.path}: {e}") from None
     cues = resolve_cues(session, info, tc)
     return Film(info, cues[0].loop, tc, cues)
 
@@ -73,7 +73,8 @@ def resolve_cues(session, info, tc) -> list[Cue]:
         try:
             loop = resolve_loop(info, c.loop_in, c.loop_out, tc)
         except Exception as e:
-            key = "out" if "out point" in str(e) or (c.loop_out is not None and str(c.loop_out) in str(e)) else "in"
+            key = getattr(e, "point", None) or ("out" if "out point" in str(e) or (
+                c.loop_out is not None and str(c.loop_out) in str(e)) else "in")
             raise session.error(f"{pre}.{key}", f"cue {c.name!r}: {e}") from None
         hits = []
         for j, h in enumerate(c.hits):
