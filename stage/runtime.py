@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .film.decoder import FilmError, probe, resolve_loop
-from .film.timecode import TimecodeError, TimecodeFormat
+from .film.timecode import TimecodeError, TimecodeFormat, film_timecode
 
 
 @dataclass
@@ -40,19 +40,19 @@ class Film:
 
 
 def open_film(session) -> Film:
-    """Probe the film, set up its timecode and resolve its loop; FilmError says which file and
-    why, SessionError which key."""
+    """Probe the film, set up its timecode (the session's start and drop_frame, else the file's
+    own: see film_timecode; film.tc.source says which) and resolve its loop; FilmError says
+    which file and why, SessionError which key."""
     info = probe(session.film.path)
     f = session.film
     try:
-        tc = TimecodeFormat(info.fps, f.drop_frame)
+        tc = film_timecode(info.fps, info.timecode, f.start, f.drop_frame)
     except TimecodeError as e:
-        raise session.error("film.drop_frame", f"{e} (the film runs at {float(info.fps):.3f} fps)") from None
-    if f.start is not None:
-        try:
-            tc = TimecodeFormat(info.fps, f.drop_frame, tc.label_to_count(f.start))
-        except TimecodeError as e:
-            raise session.error("film.start", str(e)) from None
+        if e.setting == "drop_frame":
+            raise session.error("film.drop_frame", f"{e} (the film runs at {float(info.fps):.3f} fps)") from None
+        if e.setting is not None:
+            raise session.error(f"film.{e.setting}", str(e)) from None
+        raise FilmError(f"{info.path}: {e}") from None
     cues = resolve_cues(session, info, tc)
     return Film(info, cues[0].loop, tc, cues)
 

@@ -135,7 +135,8 @@ class Show:
         lines = [f"film     {fi.path}  {fi.width}x{fi.height}  {float(fi.fps):.3f} fps  aspect {fi.aspect:.2f}:1  "
                  f"{fi.duration:.2f} s  sound {'on' if s.film.sound else 'muted'}"
                  f"{'' if fi.has_audio else ' (none in file)'}",
-                 f"timecode {tc.label(0)} at the first frame, {'drop-frame' if tc.drop_frame else 'non-drop'}"]
+                 f"timecode {tc.label(0)} at the first frame, {'drop-frame' if tc.drop_frame else 'non-drop'} "
+                 f"({tc.describe_source()})"]
         for i, cue in enumerate(film.cues):
             a, b = cue.loop
             hits = "".join(f"  hit {tc.label(h.frame)} {h.label}".rstrip() for h in cue.hits)

@@ -21,15 +21,15 @@ import av
 import numpy as np
 
 from ..clock import place_thread
-from .timecode import TimecodeError, TimecodeFormat
+from .timecode import EmbeddedTimecode, TimecodeError, TimecodeFormat
 
 
 class FilmError(RuntimeError):
-    """A film that cannot be used, saying which file and why; ``point`` is "in" or "out" when
-    it is a loop point that is wrong."""
+    """A film that cannot be used, naming the file; ``point`` is "in" or "out" where a loop
+    point is at fault."""
 
-    def __init__(self, message: str, point: str | None = None):
-        super().__init__(message)
+    def __init__(self, *args, point: str | None = None):
+        super().__init__(*args)
         self.point = point
 
 
@@ -42,6 +42,7 @@ class FilmInfo:
     aspect: float            # display aspect ratio (sample aspect applied)
     frames: int              # frames in the file
     has_audio: bool
+    timecode: EmbeddedTimecode | None = None   # the start timecode the file carries, and where
 
     @property
     def duration(self) -> float:
@@ -78,33 +79,73 @@ def probe(path) -> FilmInfo:
                 next(c.decode(s))
             except StopIteration:
                 raise FilmError(f"{path}: video stream holds no frames") from None
-            return FilmInfo(path, fps, w, h, aspect, int(frames), bool(c.streams.audio))
+            return FilmInfo(path, fps, w, h, aspect, int(frames), bool(c.streams.audio), embedded_timecode(c, s))
     except FilmError:
         raise
     except (av.FFmpegError, OSError, ValueError) as e:
         raise FilmError(f"{path}: cannot be read as video: {e}") from None
 
 
+_QUICKTIME = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2"}     # FFmpeg's mov demuxer's names
+
+
+def embedded_timecode(container, video) -> EmbeddedTimecode | None:
+    """The start timecode a file carries, as FFmpeg's demuxers expose it: the ``timecode`` tag
+    of the video stream (in QuickTime, copied there from the tmcd track it refers to), of a data
+    stream (QuickTime's tmcd tracks are data streams) or of the container (MXF, Matroska)."""
+    def tag(metadata) -> str | None:
+        for k, v in metadata.items():
+            if k.lower() == "timecode" and str(v).strip():
+                return str(v).strip()
+        return None
+
+    quicktime = bool(_QUICKTIME & set(container.format.name.split(",")))
+    data = [t for t in (tag(d.metadata) for d in container.streams.data) if t]
+    own = tag(video.metadata)
+    if own is not None:
+        return EmbeddedTimecode(own, "tmcd" if quicktime and own in data else "stream")
+    if data:
+        return EmbeddedTimecode(data[0], "tmcd" if quicktime else "data")
+    top = tag(container.metadata)
+    return EmbeddedTimecode(top, "container") if top is not None else None
+
+
 def resolve_loop(info: FilmInfo, loop_in, loop_out, tc: TimecodeFormat | None = None) -> tuple[int, int]:
-    """Loop points from the session (timecode or seconds) to frames [in, out)."""
+    """Loop points from the session (timecode in the film's own, or seconds from its first
+    frame) to frames [in, out). A point outside the film is reported with the film's range."""
     tc = tc or TimecodeFormat(info.fps)
-    try:
-        fin = tc.position(loop_in or 0)
-    except TimecodeError as e:
-        raise FilmError(f"{info.path}: {e}", "in") from None
-    try:
-        fout = info.frames if loop_out is None else tc.position(loop_out)
-    except TimecodeError as e:
-        raise FilmError(f"{info.path}: {e}", "out") from None
-    if fout > info.frames:
-        raise FilmError(f"{info.path}: loop out point (frame {fout}) is past the end of the film "
-                        f"({info.frames} frames, {info.duration:.2f} s)", "out")
-    if fin >= info.frames:
-        raise FilmError(f"{info.path}: loop in point (frame {fin}) is past the end of the film "
-                        f"({info.frames} frames, {info.duration:.2f} s)", "in")
+
+    def runs(point: str) -> str:
+        how = tc.describe_source()
+        text = f"the film runs {tc.label(0)}-{tc.label(info.frames - 1)}"
+        if point == "out":
+            text += f" (an out point may be its end, {tc.label(info.frames)})"
+        text += (f", {info.frames} frames, {info.duration:.2f} s; timecode{':' if tc.source == 'none' else ''} {how}")
+        if tc.source not in ("session", "none"):
+            text += "; give points in the film's timecode or in seconds, or set [film] start to count from another"
+        return text
+
+    def shown(value, frame) -> str:
+        return str(value) if isinstance(value, str) else f"{value} s ({tc.label(frame)})"
+
+    points = {}
+    for point, value, default in (("in", loop_in or 0, 0), ("out", loop_out, info.frames)):
+        try:
+            frame = default if value is None else tc.offset(value)
+        except TimecodeError as e:
+            raise FilmError(f"{info.path}: loop {point} point: {e}", point=point) from None
+        if frame < 0:
+            raise FilmError(f"{info.path}: loop {point} point {shown(value, frame)} is before the film's first frame: "
+                            f"{runs(point)}", point=point)
+        last = info.frames - 1 if point == "in" else info.frames
+        if frame > last:
+            raise FilmError(f"{info.path}: loop {point} point {shown(value, frame)} is past the end of the film: "
+                            f"{runs(point)}", point=point)
+        points[point] = frame
+    fin, fout = points["in"], points["out"]
     if fout - fin < 2:
-        raise FilmError(f"{info.path}: loop out point must come after the in point (in frame {fin}, out frame {fout})",
-                        "out")
+        raise FilmError(f"{info.path}: loop out point must come after the in point (in {tc.label(fin)}, out "
+                        f"{tc.label(fout)}; at least 2 frames)", point="out")
     return fin, fout
 
 

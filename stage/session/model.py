@@ -68,7 +68,7 @@ class FilmConfig:
     loop_out: object = None      # None = the end of the film
     sound: bool = False
     start: str | None = None     # the first frame's timecode (a reel starting at 01:00:00:00)
-    drop_frame: bool = False     # 29.97 / 59.94 labels in drop-frame (HH:MM:SS;FF)
+    drop_frame: bool | None = None   # 29.97 / 59.94 labels in drop-frame (HH:MM:SS;FF); None: as the file's own timecode
     switch: str = "end"          # a new cue starts at the end of the current pass ("end") or at once ("now")
 
 
@@ -312,7 +312,7 @@ def load_session(path, base_dir: Path | None = None) -> Session:
     if switch not in ("end", "now"):
         raise err("film.switch", f"{switch!r}: valid: 'end' (at the end of the current pass) or 'now'")
     film = FilmConfig(fpath, loop_in, loop_out, get(f, "film", "sound", bool, False), start,
-                      get(f, "film", "drop_frame", bool, False), switch)
+                      get(f, "film", "drop_frame", bool, None), switch)
 
     # [display]
     d = data.get("display", {})
