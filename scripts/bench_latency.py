@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stage.rig import PA_IN  # noqa: E402
-from stage import rig  # noqa: E402
+from stage_testing.rig import PA_IN  # noqa: E402
+from stage_testing import rig  # noqa: E402
 from stage.music import midi_to_hz, parse_note  # noqa: E402
 
 PLAYERS = [("Bass", "E1", "G3"), ("Cello", "C2", "C5"), ("Trombone", "E2", "F4"), ("Tenor", "Ab2", "E5"),

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_latency import machine  # noqa: E402
 
-from stage import rig  # noqa: E402
+from stage_testing import rig  # noqa: E402
 from stage.clock import now as raw  # noqa: E402  (CLOCK_MONOTONIC_RAW, as JACK)
 from stage.music import midi_to_hz  # noqa: E402
 

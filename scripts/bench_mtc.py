@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_latency import machine  # noqa: E402
 
-from stage import rig  # noqa: E402
+from stage_testing import rig  # noqa: E402
 from stage.clock import now as raw  # noqa: E402  (CLOCK_MONOTONIC_RAW, as JACK)
 from stage.film.timecode import TimecodeFormat  # noqa: E402
 from stage.film.transport import Transport  # noqa: E402

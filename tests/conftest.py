@@ -37,7 +37,7 @@ def jack_server():
     """A JACK dummy server (48 kHz, period 256, 8 in / 8 out). Yields its name. Uses the one
     scripts/test.sh started (STAGE_TEST_JACK) if there is one, else starts its own."""
     need_tool("jackd")
-    from stage import rig
+    from stage_testing import rig
     given = os.environ.get("STAGE_TEST_JACK")
     if given:
         rig.wait_for_jack(given)
@@ -59,7 +59,7 @@ def xvfb_display():
     if given:
         yield given
         return
-    from stage import rig
+    from stage_testing import rig
     disp, proc = rig.start_xvfb((1280, 720))
     try:
         yield disp

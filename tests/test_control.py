@@ -17,7 +17,7 @@ from stage.audio.state import PlayerFeed
 from stage.control.actions import ControlQueue
 from stage.control.midi import MidiControl
 from stage.control.osc import OscControl, OscOut
-from stage.rig import wait_connected
+from stage_testing.rig import wait_connected
 from stage.session.model import PlayerConfig
 
 from .conftest import stage_cmd

@@ -11,7 +11,7 @@ from stage.film.decoder import probe
 from stage.film.sound import decode_loop_audio
 from stage.film.synth import make_numbered_clip
 
-from stage.rig import PA_IN, PA_OUT
+from stage_testing.rig import PA_IN, PA_OUT
 
 from .conftest import stage_cmd
 
@@ -47,7 +47,7 @@ channel = 1
 
 @pytest.mark.parametrize("sound", [False, True])
 def test_film_sound_is_off_unless_asked_for(jack_server, tmp_path, sound):
-    from stage.rig import Listener
+    from stage_testing.rig import Listener
     film = make_numbered_clip(tmp_path / "f.mp4", 120, size=(160, 90), tone_hz=660.0)
     session = tmp_path / "s.toml"
     session.write_text(SESSION.format(film=film, sound="true" if sound else "false"))

@@ -12,7 +12,7 @@ from stage.midi.players import MidiFeed, velocity_db
 from stage.music import midi_to_hz
 from stage.session.model import PlayerConfig
 
-from stage.rig import wait_connected
+from stage_testing.rig import wait_connected
 
 from .conftest import stage_cmd
 from .test_render import FakeClock, colour_at, is_colour, make_app

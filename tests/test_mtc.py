@@ -16,7 +16,7 @@ from stage.clock import now as raw       # CLOCK_MONOTONIC_RAW, as JACK
 from stage.film.timecode import TimecodeFormat
 from stage.film.transport import Transport
 from stage.midi.mtc import MtcReader, MtcSender, encode_pieces
-from stage.rig import wait_connected
+from stage_testing.rig import wait_connected
 
 from .conftest import ROOT, need_tool, stage_cmd
 from .mtc_spec import SpecReader, read_jack_midi_dump
