@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from pathlib import Path
 
@@ -67,8 +66,7 @@ def xvfb_display():
         rig.stop(proc)
 
 
-def stage_cmd(*args) -> list[str]:
-    return [sys.executable, "-m", "stage.cli", *map(str, args)]
+from stage_testing import stage_cmd  # noqa: E402  (the tests' one way to start the command)
 
 
 @pytest.fixture

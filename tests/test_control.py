@@ -1,7 +1,5 @@
 """Control: keyboard, MIDI and OSC map to the same actions; OSC data out."""
 
-import json
-import os
 import socket
 import subprocess
 import threading

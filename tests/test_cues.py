@@ -1,7 +1,6 @@
 """Cues: named loops switched live, at the end of the pass or at once, without a stall; hit
 points with streamers and punches; the count-off; bad cues named with their values."""
 
-import os
 import subprocess
 import time
 from fractions import Fraction

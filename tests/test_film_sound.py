@@ -1,7 +1,5 @@
 """The film's own sound: muted by default, and when on, heard in step with the picture."""
 
-import os
-import subprocess
 import time
 
 import numpy as np
@@ -13,7 +11,6 @@ from stage.film.synth import make_numbered_clip
 
 from stage_testing import PA_IN, PA_OUT, StageRun
 
-from .conftest import stage_cmd
 
 
 def dominant_hz(x, sr=48000):

@@ -1,7 +1,6 @@
 """MIDI players: notes, velocity, pitch bend, sustain and chords on the lanes; ports by name
 over JACK MIDI, that come and go."""
 
-import json
 import os
 import subprocess
 import time

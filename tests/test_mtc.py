@@ -3,7 +3,6 @@ stops with it; stage as the master sends MTC and MIDI clock that follow the loop
 cue switch, read by an outside client (jack_midi_dump) and a reader written from the spec."""
 
 import json
-import os
 import subprocess
 import threading
 import time
@@ -387,7 +386,7 @@ def test_mtc_out_follows_the_loop_and_a_cue_switch_read_by_an_outside_client(jac
     # ran late on a loaded machine (see its log): rare, and never a wrong time (figures: bench_mtc.py)
     assert len(r.errors) + r.abandoned <= 0.03 * len(ev), r.errors[:5]
     one, two = (2 * 24, 5 * 24), (6 * 24, 9 * 24)
-    full = [e for e in ev if e.kind == "full"]
+
     # every time sent is inside the loop playing; a quarter-frame time runs two frames from where it
     # says, so none may start later than two frames before the out point
     cue_of = []

@@ -1,12 +1,9 @@
 """The performance view: the players as artwork with no text; switching views drops no frame."""
 
-import json
-import os
 import subprocess
 import time
 
 import pygame
-from pythonosc.udp_client import SimpleUDPClient
 
 from stage.audio.analysis import Frame
 from stage.session.model import PlayerConfig
