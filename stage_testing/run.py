@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from .rig import PA_IN, Injector, wait_connected
@@ -35,7 +36,7 @@ class StageRun:
 
     def __init__(self, session, seconds: float, jack: str | None = None, inject: int = 0, extra=(),
                  display: str | None = None, size=None, env=None, midi_ports=(), timeout: float = 60.0,
-                 trace: Path | None = None, silent: bool = True, cwd=None):
+                 trace: Path | None = None, silent: bool = True, cwd=None, ready: bool = True):
         self.session, self.seconds, self.jack = Path(session), seconds, jack
         self.inject, self.midi_ports, self.timeout = inject, list(midi_ports), timeout
         self.trace_path = trace or Path(tempfile.mkdtemp(prefix="stage-run-")) / "trace.jsonl"
@@ -54,6 +55,7 @@ class StageRun:
             args.append("--silent")
         self.args = stage_cmd(*args)
         self.cwd = cwd
+        self.ready = ready
         self.proc = None
         self.injector = None
         self.stdout = self.stderr = ""
@@ -79,10 +81,28 @@ class StageRun:
                             raise RuntimeError(f"stage did not connect to {port}; it printed: {self._kill_and_read()}")
                 finally:
                     watcher.close()
+            if self.ready:
+                self.wait_running()
         except BaseException:
             self._cleanup()
             raise
         return self
+
+    def wait_running(self, timeout: float = 30.0) -> None:
+        """Until stage has shown its first frame (the trace has a line), so what the test sends
+        next reaches a running show (its OSC port bound, its controller listening)."""
+        t_end = time.monotonic() + timeout
+        while time.monotonic() < t_end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"stage exited ({self.proc.returncode}): {self.proc.communicate()[1]}")
+            try:
+                with open(self.trace_path, encoding="utf-8") as f:
+                    if f.readline().endswith("\n"):
+                        return
+            except FileNotFoundError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError(f"stage showed no frame in {timeout} s; it printed: {self._kill_and_read()}")
 
     def _kill_and_read(self) -> str:
         self.proc.kill()

@@ -123,7 +123,8 @@ def test_notes_from_a_jack_midi_port_are_shown_and_the_port_comes_back(jack_serv
     assert first["f0_hz"] == pytest.approx(midi_to_hz(64), rel=1e-4)           # exact, no tracking error
     assert first["level_db"] == pytest.approx(velocity_db(100), abs=0.01)
     assert first_t - t_sent < 0.25               # at once (how soon: bench_midi.py, in BENCHMARKS.md)
-    assert first["t_capture"] >= t_sent and first["t_capture"] - t_sent < 0.01   # stamped on arrival
+    assert first["t_capture"] >= t_sent and first["t_capture"] - t_sent < 0.1    # stamped on arrival (JACK
+    #                                                 delivers it within a period or two: bench_midi.py)
     statuses = [k["status"] for t, k in keys]
     assert "no input" in statuses                                                # while unplugged
     after = [k for t, k in keys if t > t_back + 0.1]
