@@ -123,10 +123,14 @@ def open_source(session, play_out: bool = True):
     if a.file is not None:
         from .audio.sources import Playback
         return Playback(a.file, a.blocksize, a.output, play_out=play_out)
-    from .audio.sources import LiveInput
     channels = max(p.channel for p in session.players if not p.is_midi)
+    import os
+    if os.environ.get("STAGE_CAPTURE") == "thread":     # the callback in this process (to measure against)
+        from .audio.sources import LiveInput as Input
+    else:                                              # the callback in a process of its own
+        from .audio.capture import CaptureInput as Input
     try:
-        return LiveInput(a.input, a.samplerate, a.blocksize, channels)
+        return Input(a.input, a.samplerate, a.blocksize, channels)
     except DeviceError as e:
         raise session.error("audio.input", str(e)) from None
 

@@ -184,10 +184,10 @@ class Show:
             raise s.error(key, str(e)) from None
 
     def _stop_audio(self):
+        if self.analysis is not None:        # the reader first: the ring and its doorbell go with the input
+            self.analysis.stop()
         if self.source is not None:
             self.source.stop()
-        if self.analysis is not None:
-            self.analysis.stop()
 
     def _check_audio(self) -> list[str]:
         from .audio.analysis import AnalysisSettings, PitchTracker

@@ -230,7 +230,7 @@ def main(argv=None) -> int:
     p.add_argument("hz", type=float, nargs="+")
     a = ap.parse_args(argv)
     inj = Injector(a.server, len(a.hz))
-    inj.take_over(inj.wait_for_ports(PA_IN, len(a.hz)))
+    inj.take_over(wait_for_ports(inj.client, PA_IN, len(a.hz), 20.0, inputs=True))   # (there already, or to come)
     inj.play(a.hz)
     print("playing", flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})

@@ -57,7 +57,45 @@ def _hostapi_name(i: int) -> str:
         return "?"
 
 
+_streams = 0      # streams this process has open itself (the capture process has its own PortAudio)
+
+
+def ensure() -> None:
+    """PortAudio initialised in this process (it is at import; after let_go() it may not be)."""
+    with PA_LOCK:
+        if sd._initialized == 0:
+            with quiet_stderr():
+                sd._initialize()
+
+
+def let_go() -> None:
+    """Terminate this process's PortAudio while it has no stream open: under JACK it is a client
+    of the server, and a PortAudio whose server died aborts the process when it terminates
+    (at exit). The live input is captured by a process of its own, so the show does not need it."""
+    with PA_LOCK:
+        if _streams == 0:
+            while sd._initialized:
+                try:
+                    sd._terminate()
+                except sd.PortAudioError:
+                    break
+
+
+def opened(stream) -> None:
+    """Count a stream this process opened (PortAudio stays initialised while any is open)."""
+    global _streams
+    with PA_LOCK:
+        _streams += 1
+
+
+def closed(stream) -> None:
+    global _streams
+    with PA_LOCK:
+        _streams = max(0, _streams - 1)
+
+
 def list_audio() -> list[dict]:
+    ensure()
     with PA_LOCK:
         return [{"index": d["index"], "name": d["name"], "hostapi": _hostapi_name(d["hostapi"]),
                  "inputs": d["max_input_channels"], "outputs": d["max_output_channels"],

@@ -22,6 +22,11 @@ class Doorbell:
         os.set_blocking(self._r, False)
         os.set_blocking(self._w, False)
 
+    @property
+    def write_fd(self) -> int:
+        """The end another process rings (the capture process inherits it)."""
+        return self._w
+
     def ring(self) -> None:
         try:
             os.write(self._w, b"\0")
@@ -29,12 +34,14 @@ class Doorbell:
             pass
 
     def wait(self, timeout: float) -> None:
-        r, _, _ = select.select([self._r], [], [], timeout)
-        if r:
-            try:
+        try:
+            r, _, _ = select.select([self._r], [], [], timeout)
+            if r:
                 os.read(self._r, 4096)
-            except BlockingIOError:
-                pass
+        except BlockingIOError:
+            pass
+        except (OSError, ValueError):      # closed under us (the input stopped): no more to wait for
+            time.sleep(timeout)
 
     def close(self) -> None:
         for fd in (self._r, self._w):
@@ -80,7 +87,7 @@ class AnalysisThread(Worker):
             if behind > ring.capacity - 4 * hop:        # the writer lapped us: skip ahead
                 lost = (behind - hop) // hop
                 self.cursor += lost * hop
-                self.status.overruns += 1
+                self.status.lapped += 1
                 continue
             end = self.cursor + hop
             t_cap = ring.time_of(end)

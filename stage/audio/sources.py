@@ -54,7 +54,7 @@ class LiveInput:
             self._prioritised = True
             _clock.raise_thread_priority(-10)
         if status.input_overflow:
-            self.status.overruns += 1
+            self.status.overflows += 1
         adc, cur = time_info.inputBufferAdcTime, time_info.currentTime
         if cur > 0 and adc > 0 and 0 <= cur - adc < 1.0:
             t_first = t_now - (cur - adc)
@@ -168,7 +168,7 @@ class Playback:
     def _out_callback(self, outdata, frames, time_info, status):
         t_now = self.clock()
         if status.output_underflow:
-            self.status.overruns += 1
+            self.status.overflows += 1
         block = self._next_block(frames)
         # heard now-ish: stamp with when the block's last sample reaches the speakers
         dac, cur = time_info.outputBufferDacTime, time_info.currentTime
@@ -198,6 +198,7 @@ class Playback:
                     self.stream = sd.OutputStream(device=dev["index"], channels=nout, samplerate=self.samplerate,
                                                   blocksize=self.blocksize, dtype="float32", latency="low",
                                                   callback=self._out_callback)
+                    devices.opened(self.stream)
                     self.stream.start()
                 self.output_name = dev["name"]
                 self.status.latency_s = float(self.stream.latency)
@@ -223,7 +224,7 @@ class Playback:
             self.doorbell.ring()
             t_next += period
             if self.clock() - t_next > 0.2:          # fell far behind (suspended): resync
-                self.status.overruns += 1
+                self.status.overflows += 1
                 t_next = self.clock() + period
 
     def stop(self):
@@ -231,5 +232,6 @@ class Playback:
         if self.stream is not None:
             stream, self.stream = self.stream, None
             devices.bounded(lambda: _close(stream), 1.0)
+            devices.closed(stream)
         if self._thread is not None:
             self._thread.join(timeout=2)

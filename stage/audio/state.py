@@ -58,12 +58,22 @@ class PlayerFeed:
 
 
 class InputStatus:
-    """Counters and state of an input, written by its threads, read by the HUD."""
+    """Counters and state of an input, read by the HUD. Each count has one writer: the device's
+    callback (``blocks``, ``overflows``), the analysis thread (``lapped``), the input's watcher
+    (``state``, ``reconnects``, ``gaps``)."""
 
     def __init__(self, device: str = "", state: str = "starting"):
         self.blocks = 0
-        self.overruns = 0          # PortAudio input overflows plus hops the analysis lost
+        self.overflows = 0         # input overflows the device (or PortAudio) reported
+        self.lapped = 0            # times the analysis found the ring had lapped it (hops lost)
         self.state = state         # starting | running | silent | lost...
         self.device = device
         self.latency_s = 0.0
         self.last_block_time = 0.0
+        self.reconnects = 0
+        self.gaps: list = []       # (lost at, back at) of each time the input went away
+
+    @property
+    def overruns(self) -> int:
+        """Blocks lost on the way in: the device's overflows and the hops the analysis lost."""
+        return self.overflows + self.lapped

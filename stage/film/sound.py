@@ -62,6 +62,7 @@ class FilmSound:
         with devices.PA_LOCK:
             self.stream = sd.OutputStream(device=dev["index"], channels=self.nch, samplerate=self.samplerate,
                                           dtype="float32", callback=self._callback)
+            devices.opened(self.stream)
 
     def prepare(self, cue: int, loop) -> None:
         """Have cue ``cue``'s loop decoded (on a thread of its own; the callback plays silence
@@ -115,3 +116,4 @@ class FilmSound:
         with devices.PA_LOCK:
             self.stream.stop(ignore_errors=True)
             self.stream.close(ignore_errors=True)
+            devices.closed(self.stream)
