@@ -152,10 +152,15 @@ def cmd_devices(args) -> int:
 
 def cmd_check(args) -> int:
     from .runtime import open_film
+    from .session import describe
+    sys.stdout.reconfigure(line_buffering=True)   # every line is out before an error goes to stderr
     s = _load(args.session)
+    print(f"session  {s.path}")
+    print("settings (each as the file sets it, or its default)")
+    for line in describe(s):
+        print(f"  {line}")
     film = open_film(s)
     fi = film.info
-    print(f"session  {s.path}")
     print(f"film     {fi.path}  {fi.width}x{fi.height}  {float(fi.fps):.3f} fps  aspect {fi.aspect:.2f}:1  "
           f"{fi.duration:.2f} s  sound {'on' if s.film.sound else 'muted'}{'' if fi.has_audio else ' (none in file)'}")
     fps = fi.fps
@@ -166,9 +171,6 @@ def cmd_check(args) -> int:
         hits = "".join(f"  hit {tc.label(h.frame)} {h.label}".rstrip() for h in cue.hits)
         print(f"cue {i + 1:<4} {cue.name}: {tc.label(a)} - {tc.label(b)}  ({b - a} frames, "
               f"{(b - a) / float(fps):.2f} s){hits}")
-    d = s.display
-    print(f"display  screen {d.screen}  {'full-screen' if d.fullscreen else 'windowed'}  "
-          f"{'%dx%d' % d.size if d.size else 'screen size'}  {d.fps} fps  vsync {'on' if d.vsync else 'off'}")
     a = s.audio
     nch = 0
     if all(p.is_midi for p in s.players):
@@ -200,7 +202,6 @@ def cmd_check(args) -> int:
     from .audio.analysis import AnalysisSettings, PitchTracker
     from .music import note_name
     from .midi.inputs import MidiPortError, find_port
-    print(f"tuning   A4 = {s.display.a4:g} Hz")
     for i, p in enumerate(s.players):
         colour = f"colour #{'%02x%02x%02x' % p.colour}"
         span = f"{note_name(p.lowest)}-{note_name(p.highest)} concert"
