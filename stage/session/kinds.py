@@ -274,6 +274,9 @@ class Note(Kind):
     def check(self, v, ctx):
         if not isinstance(v, str):
             raise self.wrong_type(v)
+        if len(v) > 12:
+            raise Invalid(f"not a note name: {got(v)} (expected a letter A-G, optional # or b, and an octave, "
+                          f"e.g. E1, Bb4, F#3)")
         try:
             return parse_note(v)
         except NoteError as e:
@@ -307,7 +310,7 @@ def check_position(v, timecode_only=False) -> None:
         if not 0 <= v < MAX_SECONDS:              # (NaN and inf fail it too)
             raise Invalid(f"a position in seconds from the film's first frame, 0 to {MAX_SECONDS}, got {_num(v)}")
         return
-    if not isinstance(v, str):
+    if not isinstance(v, str) or len(v.strip()) > 12:      # (longer is no label; not quoted whole)
         raise Invalid(f"expected timecode 'HH:MM:SS:FF'{'' if timecode_only else ' or seconds'}, got {got(v)}")
     try:
         parse_position(v, 30)      # the shape only: the frame's range depends on the film's rate
@@ -341,7 +344,7 @@ class Address(Kind):
             host, _, port = v.rpartition(":")
             host, port = host or self.default_host, int(port)
         else:
-            raise self.wrong_type(v)
+            raise Invalid(f"expected {Address.expects}, got {got(v)}")
         if not 1 <= port <= 65535:
             raise Invalid(f"ports run 1-65535, got {_num(port)}")
         return host, port
@@ -401,7 +404,8 @@ class FilePath(Kind):
         except (OSError, ValueError) as e:
             raise Invalid(f"{self.what} cannot be looked for: {got(str(p), 200)}: {e}") from None
         if not found:
-            raise Invalid(f"{self.what} not found: {p}")
+            raise Invalid(f"{self.what} not found: {got(str(p), 300)}" if len(str(p)) > 300
+                          else f"{self.what} not found: {p}")
         return p
 
     def show_given(self, raw, value) -> str:
@@ -443,6 +447,8 @@ class Action(Kind):
 
 
 MAX_BARS = 10_000                 # a cue's chord sequence: bars, with their repeats
+MAX_BAR = 200                     # characters in a bar
+MAX_CHORD = 40                    # characters in a chord symbol
 
 
 class Harmony(Kind):
@@ -455,7 +461,10 @@ class Harmony(Kind):
         from ..harmony import HarmonyError, parse_chord
         if isinstance(v, str):
             bars = 0
-            for bar in v.split("|"):
+            for b, bar in enumerate(v.split("|"), 1):
+                if len(bar) > MAX_BAR:
+                    raise Invalid(f"bar {b} is {len(bar)} characters long: a bar holds a few chords "
+                                  f"(\"Dm7 G7\", \"Cmaj7*2\"), bars are divided by |")
                 m = re.search(r"\*\s*(\d{1,6})\s*$", bar)
                 bars += int(m.group(1)) if m else 1
             if bars > MAX_BARS:
@@ -476,6 +485,9 @@ class Harmony(Kind):
                 check_position(entry[0])
             except Invalid as e:
                 raise Invalid(f"chord {j}: {e.message}", where) from None
+            if len(entry[1]) > MAX_CHORD:
+                raise Invalid(f"chord {j}: {got(entry[1])} is not a chord symbol (a root A-G, # or b, a "
+                              f"quality: Dm7, Eb7, G7#9)", where)
             try:
                 at.append((entry[0], parse_chord(entry[1])))
             except HarmonyError as e:

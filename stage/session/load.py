@@ -19,6 +19,7 @@ from .lines import index, join, key_lines, line_of
 from .model import _SAME, Session, SessionError, settings
 
 MAX_BYTES = 16 * 1024 * 1024          # a session file is a few kB; anything near this is not one
+MAX_KEY = 200                         # characters of a key an error quotes
 
 
 def load_session(path, base_dir: Path | None = None) -> Session:
@@ -90,6 +91,8 @@ class _Walk:
 
     def error(self, key: str, message: str, at: str = "") -> SessionError:
         line = line_of(self.lines, key + at) if at else line_of(self.lines, key)
+        if len(key) > MAX_KEY:            # a key of 10 000 characters is named by its start
+            key = key[:MAX_KEY] + "..."
         return SessionError(self.path, line, key, message)
 
     def table(self, cls, raw: dict, key: str, i: int | None = None, siblings=(), label: str = "", **extra):
