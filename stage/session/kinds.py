@@ -401,8 +401,9 @@ class FilePath(Kind):
         p = p if p.is_absolute() else ctx.base / p
         try:
             found = p.exists()
-        except (OSError, ValueError) as e:
-            raise Invalid(f"{self.what} cannot be looked for: {got(str(p), 200)}: {e}") from None
+        except (OSError, ValueError) as e:       # a name too long for the system, a NUL in it
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise Invalid(f"{self.what} cannot be looked for: {got(str(p), 200)}: {why}") from None
         if not found:
             raise Invalid(f"{self.what} not found: {got(str(p), 300)}" if len(str(p)) > 300
                           else f"{self.what} not found: {p}")
