@@ -153,7 +153,8 @@ def cmd_devices(args) -> int:
 def cmd_check(args) -> int:
     from .runtime import open_film
     from .session import describe
-    sys.stdout.reconfigure(line_buffering=True)   # every line is out before an error goes to stderr
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)   # every line is out before an error goes to stderr
     s = _load(args.session)
     print(f"session  {s.path}")
     print("settings (each as the file sets it, or its default)")
