@@ -29,7 +29,8 @@ from bench_latency import machine  # noqa: E402
 
 from stage import rig  # noqa: E402
 from stage.clock import now as raw  # noqa: E402  (CLOCK_MONOTONIC_RAW, as JACK)
-from stage.film.clock import FilmClock  # noqa: E402
+from stage.film.timecode import TimecodeFormat  # noqa: E402
+from stage.film.transport import Transport  # noqa: E402
 from stage.midi.mtc import MtcSender  # noqa: E402
 
 
@@ -50,9 +51,9 @@ def main():
     out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="stage-bench-daw")
     out.open_virtual_port("mtc")
     jc = jack.Client("stage-bench-watch", servername=name, no_start_server=True)
-    daw = FilmClock(raw, playing=False)
-    daw.restart(1.0)
-    sender = MtcSender(out, daw, 24, 0, clock=raw)
+    daw = Transport(24, (0, 24 * 3600 * 4), clock=raw)       # the DAW's transport: one long timeline
+    daw.locate(1.0, playing=False)
+    sender = MtcSender(out, daw, TimecodeFormat(24), clock=raw)
     seconds = a.locates * a.every + 4
     proc = subprocess.Popen([sys.executable, "-m", "stage.cli", "run", str(sess), "--headless", "--seconds",
                              str(seconds), "--trace", str(trace)], env=dict(os.environ, SDL_VIDEODRIVER="dummy"),
@@ -65,11 +66,11 @@ def main():
         sender.start()
         time.sleep(0.5)
         daw.play()
-        segments.append((raw(), daw.position()))
+        segments.append((raw(), daw.at().offset))
         for _ in range(a.locates - 1):
             time.sleep(a.every)
             target = float(r.uniform(1.0, 25.0))
-            daw.restart(target)
+            daw.locate(target)
             segments.append((raw(), target))
         time.sleep(a.every)
         daw.pause()

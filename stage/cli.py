@@ -86,7 +86,7 @@ def _load(path):
 
 
 def _options(session, args):
-    from .render.app import ViewOptions
+    from .render.scene import ViewOptions
     d = session.display
     return ViewOptions(size=args.size or d.size, fullscreen=d.fullscreen and not args.windowed,
                        screen=d.screen, fps=d.fps, vsync=d.vsync, headless=args.headless, hud=args.hud,
@@ -102,14 +102,14 @@ def _perform(session, args) -> int:
         os.environ["SDL_VIDEODRIVER"] = "dummy"
     import pygame
 
-    from .runtime import Performance
+    from .show import Show
+    show = Show(session, _options(session, args), play_out=not args.silent, trace_path=args.trace)
     try:
-        perf = Performance(session, _options(session, args), play_out=not args.silent, trace_path=args.trace)
+        stats = show.run(args.seconds, args.snapshot)
     except pygame.error as e:
         print(f"stage: cannot open the screen ({e}); on a machine with no display, run with "
               f"--headless [--seconds N --snapshot OUT.png]", file=sys.stderr)
         return 2
-    stats = perf.run(args.seconds, args.snapshot)
     if args.headless or args.seconds is not None:
         print(json.dumps(stats), flush=True)
     from .audio import devices
@@ -151,76 +151,23 @@ def cmd_devices(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .runtime import open_film
+    """A dry run of the show's assembly: every part says what it will use, or what is wrong."""
+    from .render.scene import ViewOptions
+    from .show import Show
     from .session import describe
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(line_buffering=True)   # every line is out before an error goes to stderr
     s = _load(args.session)
-    print(f"session  {s.path}")
-    print("settings (each as the file sets it, or its default)")
+    show = Show(s, ViewOptions(headless=True))
+    print(f"session  {s.path}", flush=True)
+    print("settings (each as the file sets it, or its default)", flush=True)
     for line in describe(s):
-        print(f"  {line}")
-    film = open_film(s)
-    fi = film.info
-    print(f"film     {fi.path}  {fi.width}x{fi.height}  {float(fi.fps):.3f} fps  aspect {fi.aspect:.2f}:1  "
-          f"{fi.duration:.2f} s  sound {'on' if s.film.sound else 'muted'}{'' if fi.has_audio else ' (none in file)'}")
-    fps = fi.fps
-    tc = film.tc
-    print(f"timecode {tc.label(0)} at the first frame, {'drop-frame' if tc.drop_frame else 'non-drop'}")
-    for i, cue in enumerate(film.cues):
-        a, b = cue.loop
-        hits = "".join(f"  hit {tc.label(h.frame)} {h.label}".rstrip() for h in cue.hits)
-        print(f"cue {i + 1:<4} {cue.name}: {tc.label(a)} - {tc.label(b)}  ({b - a} frames, "
-              f"{(b - a) / float(fps):.2f} s){hits}")
-    a = s.audio
-    nch = 0
-    if all(p.is_midi for p in s.players):
-        print("audio    none (every player is a MIDI player)")
-    elif a.file is not None:
-        import soundfile as sf
-        info = sf.info(str(a.file))
-        print(f"audio    recording {a.file}  {info.channels} ch  {info.samplerate} Hz  {info.duration:.1f} s  "
-              f"block {a.blocksize}  hop {a.hop}")
-        nch = info.channels
-    else:
-        from .audio.devices import DeviceError, resolve
-        need = max(p.channel for p in s.players if not p.is_midi)
-        try:
-            dev = resolve(a.input, "inputs", need)
-        except DeviceError as e:
-            raise s.error("audio.input", str(e)) from None
-        sr = a.samplerate or int(dev["samplerate"])
-        from .audio.devices import sd
-        try:
-            sd.check_input_settings(device=dev["index"], channels=need, samplerate=sr, dtype="float32")
-        except (sd.PortAudioError, ValueError) as e:
-            raise s.error("audio.samplerate" if a.samplerate else "audio.input",
-                          f"{dev['name']!r} will not open at {sr} Hz with {need} channels: {e} "
-                          f"(it runs at {int(dev['samplerate'])} Hz)") from None
-        print(f"audio    input [{dev['index']}] {dev['name']} ({dev['hostapi']})  {dev['inputs']} ch  {sr} Hz  "
-              f"block {a.blocksize}  hop {a.hop}")
-        nch = dev["inputs"]
-    from .audio.analysis import AnalysisSettings, PitchTracker
-    from .music import note_name
-    from .midi.inputs import MidiPortError, find_port
-    for i, p in enumerate(s.players):
-        colour = f"colour #{'%02x%02x%02x' % p.colour}"
-        span = f"{note_name(p.lowest)}-{note_name(p.highest)} concert"
-        if p.transpose:
-            span += f", shown written ({p.transpose:+d} st)"
-        if p.is_midi:
-            try:
-                _, _, port = find_port(p.midi)
-            except MidiPortError as e:
-                raise s.error(f"players[{i}].midi", str(e)) from None
-            ch = f"channel {p.midi_channel}" if p.midi_channel else "all channels"
-            print(f"player   {p.name:<12} MIDI {port!r} {ch}  {span}  {colour}  bend +/-{p.bend_range:g} st")
-            continue
-        if p.channel > nch:
-            raise s.error(f"players[{i}].channel", f"channel {p.channel} does not exist: the input has {nch} channel(s)")
-        spans = PitchTracker(48000, a.hop, p.lowest, p.highest, AnalysisSettings()).windows
-        print(f"player   {p.name:<12} channel {p.channel}  {span}  {colour}  gain {p.gain_db:+g} dB  "
-              f"noise floor {p.noise_floor:g} dBFS  pitch windows {'/'.join(map(str, spans))} @48k")
+        print(f"  {line}", flush=True)
+    for part in show.parts:            # each part as `stage run` would start it, without opening anything
+        if part.name == "film":
+            part.start()
+        if part.check is not None:
+            for line in part.check():  # what is fine is said as it is found; an error follows on stderr
+                print(line, flush=True)
+    print(f"tuning   A4 = {s.display.a4:g} Hz")
     print("ok")
     return 0
 

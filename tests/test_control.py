@@ -17,12 +17,12 @@ from stage.audio.state import PlayerFeed
 from stage.control.actions import ControlQueue
 from stage.control.midi import MidiControl
 from stage.control.osc import OscControl, OscOut
-from stage.film.clock import FilmClock
 from stage.rig import wait_connected
 from stage.session.model import PlayerConfig
 
 from .conftest import stage_cmd
-from .test_render import FakeClock, make_app
+from .scene import FakeClock, Scene
+from .test_performance import film_of
 
 
 def test_midi_cc_and_notes_map_to_actions_and_learn():
@@ -67,20 +67,27 @@ def test_osc_control_in_and_malformed_packets_are_counted_not_fatal():
         osc.stop()
 
 
-def test_actions_from_any_source_act_on_the_show():
+def test_actions_from_any_source_act_on_the_show(clip_dir):
+    from stage.film.synth import make_numbered_clip
     clock = FakeClock()
-    app, _ = make_app([PlayerConfig("A", (255, 0, 0), 1, 40, 80)], clock)
-    app.film_clock = FilmClock(clock)
+    app = Scene([PlayerConfig("A", (255, 0, 0), 1, 40, 80)], film=film_of(make_numbered_clip(clip_dir / "a.mp4", 240,
+                                                                                         size=(160, 90))), clock=clock)
     for a in ("hud", "blackout", "pause"):
         app.controls.put(a, None, "osc")
-    assert app.apply_controls() == 3
-    assert app.show_hud and app.blackout and not app.film_clock.playing
+    assert app.controller.drain() == 3
+    v = app.controller.view
+    assert v.hud and v.blackout and not app.transport.playing
     app.key(pygame.K_SPACE)                        # the keyboard goes the same way
-    assert app.film_clock.playing
+    assert app.transport.playing
+    p0 = app.transport.at()
     app.controls.put("nudge", 2.0, "midi")
-    p0 = app.film_clock.position()
-    app.apply_controls()
-    assert app.film_clock.position() == pytest.approx(p0 + 2.0)
+    app.controller.drain()
+    p1 = app.transport.at()
+    assert p1.offset == pytest.approx(p0.offset + 2.0) and p1.epoch > p0.epoch
+    app.key(pygame.K_RIGHT)                        # a frame on
+    assert app.transport.at().frame == p1.frame + 1
+    app.key(pygame.K_t)                            # a marker where the film is
+    assert app.controller.view.markers[-1][0] == p1.frame + 1
     app.close()
 
 
@@ -178,15 +185,21 @@ def test_midi_learn_from_the_hud_binds_and_saves(tmp_path):
                        .replace('"demo_film.mp4"', f'"{ROOT / "assets" / "demo_film.mp4"}"')
                        .replace('"demo_performance.flac"', f'"{ROOT / "assets" / "demo_performance.flac"}"'))
     clock = FakeClock()
-    app, _ = make_app([PlayerConfig("A", (255, 0, 0), 1, 40, 80)], clock)
+    app = Scene([PlayerConfig("A", (255, 0, 0), 1, 40, 80)], clock=clock)
     q = app.controls
     saved = threading.Event()
     mc = MidiControl([], q, on_learn=lambda m: (append_mapping(session, m), saved.set()))
-    app.midi_control = mc
+    app.controller.midi_control = mc
     app.key(pygame.K_l)                      # learn: the first action
     app.key(pygame.K_l)                      # L again: the next one
-    assert mc.learn == "play" and app.show_hud
-    assert any("MIDI LEARN" in t for t, _, _ in app.hud_lines())
+    assert mc.learn == "play" and app.controller.view.hud
+    rendered = []
+    real = app.renderer.text.render
+    app.renderer.text.render = lambda *a, **k: rendered.append(a[0]) or real(*a, **k)
+    from stage.show import Show
+    app.renderer.hud_lines = lambda fs, projector=None: Show.hud_lines(_HudOnly(), fs, projector)
+    app.frame()
+    assert any("MIDI LEARN" in t for t in rendered)
     mc.take(0, [0x90, 48, 100])              # the next note binds "play"
     assert saved.wait(2)
     assert mc.learn is None
@@ -195,6 +208,12 @@ def test_midi_learn_from_the_hud_binds_and_saves(tmp_path):
     s = load_session(session)                # saved in the session, which still loads
     assert {"action": "play", "cc": None, "note": 48, "channel": 1, "arg": None} in s.control.maps
     app.close()
+
+
+class _HudOnly:
+    """A show with nothing running, for its HUD's lines."""
+    film = source = analysis = pacer = renderer = director = osc_in = osc_out = chase = mtc_sender = None
+    midi = ()
 
 
 CUE_SESSION = """

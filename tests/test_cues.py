@@ -9,31 +9,24 @@ from fractions import Fraction
 import pygame
 import pytest
 
-from stage.audio.state import InputStatus
-from stage.film.clock import FilmClock
-from stage.film.decoder import FilmDecoder, FilmPlayer, probe
+from stage.film.decoder import probe
 from stage.film.synth import make_numbered_clip, read_number
-from stage.render.app import StageApp, ViewOptions
-from stage.runtime import Cue, Hit, open_film
+from stage.film.timecode import TimecodeFormat
+from stage.runtime import Cue, Film, Hit, open_film
 from stage.session import SessionError, load_session
 
 from .conftest import stage_cmd
+from .scene import Scene
 from .test_film import FakeTime
 
 
-def make_app(info, cues, t, switch="end"):
-    def factory(size, seq, loop):
-        return FilmPlayer(FilmDecoder(info, loop[0], loop[1], size, start_seq=seq).start())
-    app = StageApp([], [], InputStatus(), film_clock=FilmClock(t), film_info=info, loop=cues[0].loop,
-                   options=ViewOptions(size=(640, 360), fullscreen=False, headless=True), clock=t,
-                   cues=cues, switch=switch, film_factory=factory)
-    app.film = factory((app.film_rect[2], app.film_rect[3]), 0, cues[0].loop)
-    app.film.decoder.head_ready.wait(10)
-    return app
+def make_app(info, cues, t, switch="end", players=()):
+    return Scene(players, film=Film(info, cues[0].loop, TimecodeFormat(info.fps), cues), size=(640, 360), clock=t,
+                 switch=switch)
 
 
 def shown(app):
-    x, y, w, h = app.film_rect
+    x, y, w, h = app.renderer.film_rect
     px = pygame.surfarray.array3d(app.screen).swapaxes(0, 1)[y:y + h, x:x + w]
     return read_number(px[..., ::-1])
 
@@ -42,12 +35,19 @@ def run_frames(app, t, n, fps=60):
     out = []
     for _ in range(n):
         t.t += 1.0 / fps
-        t0 = time.monotonic()
-        app.draw_film()
-        assert time.monotonic() - t0 < 0.05             # a draw never waits on the decoder
+        app.frame()
         out.append(shown(app))
         time.sleep(0.003)
     return out
+
+
+def wait_for_switch(app, timeout=10.0):
+    """Until the cue chosen is ready and its switch handed to the transport (the decoding is
+    real; the test's clock is not)."""
+    t_end = time.monotonic() + timeout
+    while app.director.pending is not None and app.transport.pending is None and time.monotonic() < t_end:
+        app.controller.upkeep()
+        time.sleep(0.005)
 
 
 def test_a_cue_takes_over_at_the_end_of_the_pass_seamlessly(clip_dir):
@@ -58,14 +58,16 @@ def test_a_cue_takes_over_at_the_end_of_the_pass_seamlessly(clip_dir):
     try:
         first = run_frames(app, t, 30)                   # half a second into A (frames 10..)
         app.key(pygame.K_2)                              # cue 2, at the end of the pass
+        wait_for_switch(app)
         rest = run_frames(app, t, 120)
         numbers = [n for i, n in enumerate(first + rest) if i == 0 or n != (first + rest)[i - 1]]
         switch = numbers.index(100)
         assert numbers[:switch] == list(range(10, 40))   # all of A's pass, to its last frame
         assert numbers[switch:switch + 30] == list(range(100, 130))   # then B from its first
-        assert app.cue_index == 1 and app.loop == (100, 130)
+        pos = app.transport.at()
+        assert pos.cue == 1 and (pos.loop_in, pos.length) == (100, 30)
+        assert app.director.closed == 1 and set(app.director.players) == {1}   # A's frames are let go
     finally:
-        app.film.decoder.stop()
         app.close()
 
 
@@ -79,33 +81,37 @@ def test_a_cue_at_once_and_the_count_off_and_streamer(clip_dir):
         run_frames(app, t, 10)
         app.key(pygame.K_2, pygame.KMOD_SHIFT)           # shift: at once
         deadline = time.monotonic() + 5
-        while app.cue_index != 1 and time.monotonic() < deadline:
+        while app.transport.at().cue != 1 and time.monotonic() < deadline:
             run_frames(app, t, 1)
-        assert app.cue_index == 1
+        run_frames(app, t, 1)
+        assert app.transport.at().cue == 1
         assert 100 <= shown(app) < 110
+        tr, r = app.transport, app.renderer
+
+        def hits_only():
+            app.screen.fill((0, 0, 0))
+            fs = app.state()
+            r.hits.prepare(fs)
+            r.hits.paint(app.screen)
+            r.harmony.prepare(fs, None)
+            r.harmony.paint(app.screen)
         # streamer: 1 s before the hit (frame 130 = 1.25 s into B) it is halfway across
-        app.film_clock.restart(0.25)
-        app.film_clock.pause()
-        app.screen.fill((0, 0, 0))
-        app.draw_hits(app.clock())
+        tr.locate(0.25, playing=False)
+        hits_only()
         row = pygame.surfarray.array3d(app.screen)[:, 100]
         red = [x for x in range(640) if tuple(row[x]) == (255, 40, 40)]
         assert red and abs((min(red) + max(red)) / 2 - 320) <= 8
         # punch at the hit frame
-        app.film_clock.restart(30 / 24)
-        app.screen.fill((0, 0, 0))
-        app.draw_hits(app.clock())
+        tr.locate(30 / 24)
+        hits_only()
         assert tuple(app.screen.get_at((320 + 40, 180))[:3]) == (255, 40, 40)
         # count-off in the last two seconds of the pass: a bar across the top, shorter as it ends
-        app.film_clock.play()
-        app.film_clock.restart(96 / 24 - 1.0)
-        app.screen.fill((0, 0, 0))
-        app.draw_hits(app.clock())
+        tr.locate(96 / 24 - 1.0, playing=True)
+        hits_only()
         top = pygame.surfarray.array3d(app.screen)[:, 3]
         lit = sum(1 for x in range(640) if top[x].max() > 100)
         assert 300 <= lit <= 340                          # 1 s left of 2: half the width
     finally:
-        app.film.decoder.stop()
         app.close()
 
 
@@ -160,25 +166,23 @@ def test_good_cues_resolve_to_frames(clip_dir, tmp_path):
 
 
 def test_with_lanes_the_streamer_arrives_at_now_and_flutters_beat(clip_dir):
-    from stage.audio.state import PlayerFeed
     from stage.session.model import PlayerConfig
     info = probe(make_numbered_clip(clip_dir / "cues3.mp4", 100, size=(320, 180)))
     t = FakeTime()
     hit = Hit(60, "", (40, 255, 40), 2.0, True, flutter=4, tempo=120)
     cues = [Cue("A", (0, 96), [hit])]
 
-    def factory(size, seq, loop):
-        return FilmPlayer(FilmDecoder(info, loop[0], loop[1], size, start_seq=seq).start())
-    app = StageApp([PlayerConfig("P", (255, 0, 0), 1, 40, 80)], [PlayerFeed("P")],
-                   InputStatus(), film_clock=FilmClock(t), film_info=info, loop=(0, 96), clock=t, cues=cues,
-                   options=ViewOptions(size=(640, 360), fullscreen=False, headless=True), film_factory=factory)
-    app.film = factory((app.film_rect[2], app.film_rect[3]), 0, (0, 96))
+    app = make_app(info, cues, t, players=[PlayerConfig("P", (255, 0, 0), 1, 40, 80)])
+    tr, r = app.transport, app.renderer
+
+    def hits_only():
+        app.screen.fill((0, 0, 0))
+        r.hits.prepare(app.state())
+        r.hits.paint(app.screen)
     try:
-        app.film_clock.pause()
         for before, x_expected in ((0.5, app.now_x * 0.75), (0.02, app.now_x * 0.99)):
-            app.film_clock.restart(60 / 24 - before)
-            app.screen.fill((0, 0, 0))
-            app.draw_hits(app.clock())
+            tr.locate(60 / 24 - before, playing=False)
+            hits_only()
             row = pygame.surfarray.array3d(app.screen)[:, 200]
             green = [x for x in range(640) if tuple(row[x]) == (40, 255, 40)]
             assert green and abs((min(green) + max(green)) / 2 - x_expected) <= 8
@@ -186,14 +190,12 @@ def test_with_lanes_the_streamer_arrives_at_now_and_flutters_beat(clip_dir):
         # flutters: a flash on each of the last 4 beats (0.5 s apart), dark between them
         flashes = []
         for k in range(48):
-            app.film_clock.restart(60 / 24 - 2.0 + k / 24)
-            app.screen.fill((0, 0, 0))
-            app.draw_hits(app.clock())
+            tr.locate(60 / 24 - 2.0 + k / 24, playing=False)
+            hits_only()
             flashes.append(tuple(app.screen.get_at((app.now_x - 20, 2))[:3]) == (40, 255, 40))   # off the streamer
         lit = [k for k, f in enumerate(flashes) if f and k < 44]   # (then the streamer itself gets there)
         assert {k // 12 for k in lit} == {0, 1, 2, 3} and all(k % 12 in (0, 1) for k in lit), str(lit)
     finally:
-        app.film.decoder.stop()
         app.close()
 
 

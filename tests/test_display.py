@@ -4,9 +4,9 @@ import time
 
 import pygame
 
-from stage.render.app import ViewOptions
-from stage.runtime import Performance
+from stage.render.scene import ViewOptions
 from stage.session import load_session
+from stage.show import Show
 
 from .conftest import ROOT
 
@@ -16,34 +16,40 @@ def test_f_toggles_full_screen_and_the_film_follows(xvfb_display, monkeypatch, t
     monkeypatch.setenv("SDL_VIDEODRIVER", "x11")
     monkeypatch.setenv("SDL_FRAMEBUFFER_ACCELERATION", "0")
     session = load_session(ROOT / "assets" / "demo_session.toml")
-    perf = Performance(session, ViewOptions(size=(800, 450), fullscreen=False, fps=60), play_out=False)
-    app = perf.app
+    show = Show(session, ViewOptions(size=(800, 450), fullscreen=False, fps=60), play_out=False).start()
     try:
-        perf.analysis.start()
-        perf.source.start()
-        perf.film_clock.play()
-        assert app.size == (800, 450)
-        assert app.film.decoder.size == (app.film_rect[2], app.film_rect[3])
+        show.transport.restart(playing=True)
+        win, ren, director = show.window, show.renderer, show.director
+        assert win.size == (800, 450)
+        assert director.player_for(0).decoder.size == ren.film_size()
+
+        def frame():
+            fs = ren.state(show.clock(), show.controller.view, director.pending)
+            ren.draw_early(win.screen, fs)
+            ren.draw_late(win.screen, fs)
+            win.flip()
         for _ in range(10):
-            app.draw_film()
-            pygame.display.flip()
-        app.key(pygame.K_f)
-        assert app.fullscreen
-        w, h = app.size
+            frame()
+        win.key(pygame.K_f, 0, show.controls)
+        assert win.fullscreen and win.resized
+        show._resized(win.size)                          # as the pacer does when the window says so
+        w, h = win.size
         assert (w, h) != (800, 450) and w >= 800
         # the old frames go on (scaled) until the film is decoded at the new size, then swap
         t0 = time.monotonic()
-        app.draw_film()
+        frame()
         assert time.monotonic() - t0 < 0.1                     # no stall while it re-decodes
-        assert app._film_surface.get_size() == tuple(app.film_rect[2:])   # the old frame, scaled to fit
+        assert ren.film_layer.surface.get_size() == ren.film_size()    # the old frame, scaled to fit
         deadline = time.monotonic() + 5
-        while (app.film.current is None or app.film.current.shape[:2] != (app.film_rect[3], app.film_rect[2])) \
-                and time.monotonic() < deadline:
-            app.draw_film()
+        while director.player_for(0).decoder.size != ren.film_size() and time.monotonic() < deadline:
+            frame()
             time.sleep(0.01)
-        assert app.film.decoder.size == (app.film_rect[2], app.film_rect[3])
-        assert app.film.current.shape[:2] == (app.film_rect[3], app.film_rect[2])
-        app.key(pygame.K_f)
-        assert not app.fullscreen and app.size == (800, 450)
+        assert director.player_for(0).decoder.size == ren.film_size()
+        frame()
+        px = director.player_for(0).current
+        assert px is not None and px.shape[:2] == (ren.film_size()[1], ren.film_size()[0])
+        assert director.closed == 1                            # the player at the old size is let go
+        win.key(pygame.K_f, 0, show.controls)
+        assert not win.fullscreen and win.size == (800, 450)
     finally:
-        perf.stop()
+        show.stop()

@@ -7,11 +7,8 @@ import numpy as np
 import pygame
 import pytest
 
-from stage.film.clock import FilmClock
 from stage.film.decoder import FilmDecoder, FilmError, FilmPlayer, fit_rect, probe, resolve_loop
 from stage.film.synth import make_numbered_clip, read_number
-from stage.render.app import StageApp, ViewOptions
-from stage.audio.state import InputStatus
 
 
 class FakeTime:
@@ -119,33 +116,28 @@ def test_any_aspect_is_letterboxed_or_pillarboxed(clip_dir, size, sar, screen, e
 
 
 def test_the_picture_on_screen_is_the_frame_due(clip_dir):
+    from .scene import Scene
+    from .test_performance import film_of
     path = make_numbered_clip(clip_dir / "screen.mp4", 60, size=(478, 200))
-    info = probe(path)
     t = FakeTime()
-    clock = FilmClock(t)
-    app = StageApp([], [], InputStatus(), film_clock=clock, film_info=info, loop=(0, 60),
-                   options=ViewOptions(size=(640, 360), fullscreen=False, headless=True), clock=t)
-    x, y, w, h = app.film_rect
-    dec = FilmDecoder(info, 0, 60, (w, h)).start()
+    app = Scene(film=film_of(path), size=(640, 360), clock=t)
+    x, y, w, h = app.renderer.film_rect
     try:
-        dec.head_ready.wait(10)
-        app.film = FilmPlayer(dec)
         for k in range(0, 90):
             t.t = 50.0 + k / 60
-            app.draw_film()
+            app.frame()
             time.sleep(0.002)
-            px = pygame.surfarray.array3d(app.screen).swapaxes(0, 1)[y:y + h, x:x + w]
+            px = app.pixels()[y:y + h, x:x + w]
             assert read_number(px[..., ::-1]) == int(k / 60 * 24) % 60
-        # the bars above and below the scope picture stay black
-        assert app.screen.get_at((320, 2))[:3] == (0, 0, 0)
+            if k < 10:             # the bars above and below the scope picture stay black (till the count-off)
+                assert app.screen.get_at((320, 2))[:3] == (0, 0, 0) and app.screen.get_at((320, 357))[:3] == (0, 0, 0)
         # pause holds the frame; space toggles
         app.key(pygame.K_SPACE)
-        held = app.film.current_seq
+        held = app.renderer.film_layer.shown()
         t.t += 1.0
-        app.draw_film()
-        assert app.film.current_seq == held
+        app.frame()
+        assert app.renderer.film_layer.shown() == held and not app.transport.playing
     finally:
-        dec.stop()
         app.close()
 
 
@@ -184,23 +176,19 @@ def test_burned_in_timecode_window_and_a_reel_offset(clip_dir, tmp_path):
     s = load_session(session)
     film = open_film(s)
     assert film.loop == (30, 90) and film.tc.label(0) == "01:00:00;00" and film.tc.label(45) == "01:00:01;15"
+    from stage.render.layers import timecode_text
+
+    from .scene import Scene
     t = FakeTime()
-    app = StageApp([], [], InputStatus(), film_clock=FilmClock(t), film_info=film.info, loop=film.loop,
-                   timecode=film.tc, options=ViewOptions(size=(640, 360), fullscreen=False, headless=True,
-                                                         timecode="bottom-left", feet_frames=True), clock=t)
-    dec = FilmDecoder(film.info, *film.loop, (app.film_rect[2], app.film_rect[3])).start()
+    app = Scene(film=film, size=(640, 360), clock=t, timecode="bottom-left", feet_frames=True)
     try:
-        dec.head_ready.wait(10)
-        app.film = FilmPlayer(dec)
         t.t += 15.5 * 1001 / 30000                        # 15 frames into the loop: file frame 45
-        app.draw_film()
-        app.draw_timecode()
-        assert app.timecode_text() == "01:00:01;15   2+13"
+        fs = app.frame()
+        assert fs.pos.frame == 45 and timecode_text(film.tc, fs.pos.frame, True) == "01:00:01;15   2+13"
         # a black box with white type in the bottom-left corner
         box = pygame.surfarray.array3d(app.screen)[5:300, 300:355]
         assert (box.max(axis=2) > 200).sum() > 100 and (box.max(axis=2) < 10).sum() > 1000
     finally:
-        dec.stop()
         app.close()
     bad = tmp_path / "bad.toml"
     bad.write_text(session.read_text().replace('start = "01:00:00;00"', 'start = "01:01:00;00"'))

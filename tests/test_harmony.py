@@ -62,20 +62,23 @@ def test_session_errors_name_the_cue_and_position(tmp_path):
     ("Bb7", "outside", (255, 70, 70)),     # A against Bb7 (Bb mixolydian): outside
     ("Gmaj7", "scale", (235, 235, 235)),   # A against Gmaj7: the ninth, a scale tone
 ])
-def test_a_pitch_is_drawn_in_the_colour_of_its_function(chord, function, colour):
-    from stage.film.clock import FilmClock
+def test_a_pitch_is_drawn_in_the_colour_of_its_function(chord, function, colour, clip_dir):
+    from .scene import Scene
+    from .test_performance import film_of
+    film = film_of(make_numbered_clip(clip_dir / "h.mp4", 240, size=(160, 90)),
+                   [Cue("c", (0, 240), [], None, parse_sequence(chord))])
     clock = FakeClock()
-    app, feeds = make_app(PLAYERS[:1], clock)
-    app.film_clock = FilmClock(clock)
-    app.film_info = type("Info", (), {"fps": 24})()
-    app.loop = (0, 240)
-    app.cues = [Cue("c", (0, 240), [], None, parse_sequence(chord))]
+    app = Scene(PLAYERS[:1], film=film, clock=clock)
+    feeds = app.feeds
     t0 = clock.t
     for i in range(100):
         feeds[0].push(t0 + i * 256 / 48000, Frame(440.0, 1.0, -10.0, -6.0, False))
     clock.t = t0 + 100 * 256 / 48000
-    app.draw_lanes(clock.t)
-    lane = app.lanes[0]
+    rendered = []
+    real = app.renderer.text.render
+    app.renderer.text.render = lambda *a, **k: rendered.append(a[0]) or real(*a, **k)
+    app.frame()
+    lane = app.lane("Trumpet")
     x = app.now_x - 0.3 * app.pps
     y = lane.geom.y_for_hz(440.0)
     core = [colour_at(app, x, yy) for yy in (y - 1, y, y + 1)]
@@ -84,11 +87,8 @@ def test_a_pitch_is_drawn_in_the_colour_of_its_function(chord, function, colour)
     assert lane.function == function
     # ... and labelled with its degree against the chord: A is the 1 of Am7, the 7 of Bb7, the 9th of Gmaj7
     assert lane.degree_label(clock.t) == f"{ {'Am7': '1', 'Bb7': '7', 'Gmaj7': '2'}[chord]} of {chord}"
-    rendered = []
-    real = app.text.render
-    app.text.render = lambda *a, **k: rendered.append(a[0]) or real(*a, **k)
-    lane.draw_label(app.screen, app.now_x, app.col_w, clock.t)
     assert lane.degree_label(clock.t) in rendered
+    assert chord in rendered                                              # and the chord, large
     app.close()
 
 

@@ -5,19 +5,10 @@ import pygame
 import pytest
 
 from stage.audio.analysis import PlayerAnalyzer
-from stage.audio.state import InputStatus, PlayerFeed
-from stage.render.app import StageApp, ViewOptions
 from stage.session.model import PlayerConfig
 
+from .scene import FakeClock, Scene
 from .signals import SR, tone
-
-
-class FakeClock:
-    def __init__(self, t=1000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
 
 
 def feed_signal(feed, x, t0, lowest, highest):
@@ -28,12 +19,9 @@ def feed_signal(feed, x, t0, lowest, highest):
         feed.push(t0 + (end - 1) / SR, an.process(x[end - 256:end]))
 
 
-def make_app(players, clock, size=(1280, 720)):
-    from stage.midi.players import MidiFeed
-    feeds = [MidiFeed(p.name) if p.is_midi else PlayerFeed(p.name) for p in players]
-    app = StageApp(players, feeds, InputStatus(), options=ViewOptions(size=size, fullscreen=False, headless=True),
-                   clock=clock)
-    return app, feeds
+def make_app(players, clock, size=(1280, 720), **options):
+    app = Scene(players, size=size, clock=clock, **options)
+    return app, app.feeds
 
 
 def colour_at(app, x, y):
@@ -55,8 +43,7 @@ def drawn_tone(players, hz, lowest=52, highest=84):
     t0 = clock.t
     clock.t = t0 + 1.0
     feed_signal(feeds[0], tone(hz, 1.0), t0, lowest, highest)
-    app.draw_film()
-    app.draw_lanes(clock())
+    app.frame()
     return app, app.lane(players[0].name)
 
 
@@ -89,8 +76,7 @@ def test_label_shows_the_note_and_the_silent_player_says_no_signal():
     feed_signal(feeds[0], tone(440.0, 1.0), t0, 52, 84)
     feed_signal(feeds[1], np.zeros(SR, np.float32), t0, 28, 55)
     clock.t = t0 + 1.0
-    app.draw_film()
-    app.draw_lanes(clock())
+    app.frame()
     assert app.lane("Trumpet").status == "pitch"
     assert app.lane("Bass").status == "no signal"
     # silence draws nothing: the bass lane's trail area holds no bass colour
@@ -106,10 +92,10 @@ def test_a_player_whose_input_stops_shows_no_input_not_a_frozen_note():
     t0 = clock.t
     feed_signal(feeds[0], tone(440.0, 1.0), t0, 52, 84)
     clock.t = t0 + 1.0
-    app.draw_lanes(clock())
+    app.frame()
     assert app.lane("Trumpet").status == "pitch"
     clock.t = t0 + 2.0                       # a second with no analysis results at all
-    app.draw_lanes(clock())
+    app.frame()
     assert app.lane("Trumpet").status == "no input"
 
 
@@ -122,8 +108,7 @@ def test_trail_fades_with_confidence():
         conf = 1.0 if i < 100 else 0.6
         feeds[0].push(t0 + i * 256 / SR, Frame(440.0, conf, -12.0, -6.0, False))
     clock.t = t0 + 200 * 256 / SR
-    app.screen.fill((0, 0, 0))
-    app.draw_lanes(clock())
+    app.frame()
     lane = app.lane("Trumpet")
     y = lane.geom.y_for_hz(440.0)
     sure = app.now_x - (clock.t - (t0 + 50 * 256 / SR)) * app.pps
@@ -134,19 +119,18 @@ def test_trail_fades_with_confidence():
     assert b[0] > 2 * b[2]                            # still the player's colour, not grey
 
 
-def test_hud_toggles_with_h():
+def test_hud_toggles_with_h_and_q_quits():
     clock = FakeClock()
     app, feeds = make_app(PLAYERS, clock)
-    assert not app.show_hud
+    assert not app.controller.view.hud
     app.key(pygame.K_h)
-    assert app.show_hud
-    app.draw_film()
-    app.draw_lanes(clock())
-    app.draw_hud()
+    assert app.controller.view.hud
+    app.frame()
     app.key(pygame.K_h)
-    assert not app.show_hud
+    assert not app.controller.view.hud
     app.key(pygame.K_q)
-    assert not app.running
+    assert not app.window.running
+    app.close()
 
 
 def test_meter_rises_at_once_and_falls_at_20_db_per_second():
@@ -182,14 +166,11 @@ def test_a_bb_trumpet_shows_written_pitch_on_the_written_row():
 @pytest.mark.parametrize("hz,a4,cents", [(442.0, 442.0, 0), (440.0, 442.0, -8), (442.0, 440.0, 8)])
 def test_note_names_and_cents_read_against_the_sessions_a4(hz, a4, cents):
     clock = FakeClock()
-    from stage.audio.state import InputStatus as _IS
-    feeds = [PlayerFeed("Trumpet")]
-    app = StageApp(PLAYERS[:1], feeds, _IS(), options=ViewOptions(size=(1280, 720), fullscreen=False,
-                                                                   headless=True, a4=a4), clock=clock)
+    app, feeds = make_app(PLAYERS[:1], clock, a4=a4)
     t0 = clock.t
     clock.t = t0 + 1.0
     feed_signal(feeds[0], tone(hz, 1.0), t0, 52, 84)
-    app.draw_lanes(clock())
+    app.frame()
     lane = app.lane("Trumpet")
     name, c = lane.note_label()
     assert name == "A4" and round(c) == cents

@@ -42,7 +42,12 @@ PA_LOCK = threading.RLock()
 
 
 class DeviceError(LookupError):
-    pass
+    """A device that is not there or will not open as asked; ``setting`` names what was refused
+    ("device", or "samplerate" when the device runs at another rate)."""
+
+    def __init__(self, message: str, setting: str = "device"):
+        super().__init__(message)
+        self.setting = setting
 
 
 def _hostapi_name(i: int) -> str:

@@ -89,7 +89,8 @@ class LiveInput:
                     if rate != self.samplerate else "")
             raise devices.DeviceError(
                 f"cannot open audio input {self.device['name']!r} at {self.samplerate} Hz, "
-                f"{self.channels} ch, block {self.blocksize}: {e}{hint}") from None
+                f"{self.channels} ch, block {self.blocksize}: {e}{hint}",
+                "samplerate" if rate != self.samplerate else "device") from None
         self._watch.start()
         return self
 

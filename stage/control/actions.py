@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import threading
 from dataclasses import dataclass
 
 from .. import clock as _clock
@@ -24,6 +25,8 @@ ACTIONS = {
     "studio_view": "the studio view (lanes, HUD, streamers)",
     "performance_view": "the performance view (the players as artwork, no text)",
     "fade": "fade the film to black / back over two seconds (the players stay)",
+    "sound": "the film's own sound on / off",
+    "learn": "MIDI learn (with a [control] midi port): each time, the next action to bind; the next note or CC binds it",
 }
 
 
@@ -33,6 +36,7 @@ class Control:
     action: str
     arg: float | None
     source: str         # "key", "midi PORT", "osc HOST:PORT"
+    arg2: float | None = None
 
 
 class ControlQueue:
@@ -43,18 +47,31 @@ class ControlQueue:
         self.clock = clock
         self.received = 0
         self.unknown = 0
+        self._count = threading.Lock()     # senders on several threads (MIDI, OSC, the window)
 
-    def put(self, action: str, arg: float | None = None, source: str = "") -> bool:
+    def put(self, action: str, arg: float | None = None, source: str = "", arg2: float | None = None) -> bool:
         if action not in ACTIONS:
-            self.unknown += 1
+            with self._count:
+                self.unknown += 1
             return False
-        self.received += 1
-        self._q.put(Control(self.clock(), action, arg, source))
+        with self._count:
+            self.received += 1
+        self._q.put(Control(self.clock(), action, arg, source, arg2))
         return True
+
+    def get(self, timeout: float) -> Control | None:
+        """The next action, waiting up to ``timeout`` (queue.Empty if none came); None if only
+        woken (see wake)."""
+        return self._q.get(timeout=timeout)
+
+    def wake(self) -> None:
+        self._q.put(None)
 
     def drain(self):
         while True:
             try:
-                yield self._q.get_nowait()
+                c = self._q.get_nowait()
             except queue.Empty:
                 return
+            if c is not None:
+                yield c

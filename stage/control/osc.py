@@ -5,7 +5,7 @@ not OSC, or not parseable, are dropped and counted, never a crash.
 
 Data out, at the analysis rate, to every destination:
   /stage/player/<name>  t_capture f0_hz confidence level_db onset   (one per analysis hop)
-  /stage/film           timecode frame pass playing                  (once per frame drawn)
+  /stage/film           timecode frame pass playing                  (on each new film frame)
 """
 
 from __future__ import annotations
@@ -69,14 +69,15 @@ class OscControl:
 
     def _handle(self, address, *args):
         action = address.rsplit("/", 1)[-1]
-        arg = None
-        if args:
-            try:
-                arg = float(args[0])
-            except (TypeError, ValueError):
-                self.dispatcher.malformed += 1
-                return
-        self.queue.put(action, arg, f"osc {address}")
+        try:
+            nums = [float(a) for a in args[:2]]
+        except (TypeError, ValueError):
+            self.dispatcher.malformed += 1
+            return
+        if any(x != x or abs(x) > 1e6 for x in nums):      # NaN, inf, absurd: not an argument
+            self.dispatcher.malformed += 1
+            return
+        self.queue.put(action, nums[0] if nums else None, f"osc {address}", nums[1] if len(nums) > 1 else None)
 
     def _unknown(self, address, *args):
         self.queue.unknown += 1
@@ -95,12 +96,13 @@ class OscOut(Worker):
     """Sends each player's analysis results and the film position to OSC destinations, from a
     thread of its own (never from the draw loop or the audio threads)."""
 
-    def __init__(self, destinations, players, feeds, period: float = 0.005, clock=_clock.now):
+    def __init__(self, destinations, players, feeds, period: float = 0.005, clock=_clock.now,
+                 transport=None, tc=None):
         self.clients = [SimpleUDPClient(h, p) for h, p in destinations]
         self.players, self.feeds, self.period, self.clock = players, feeds, period, clock
+        self.transport, self.tc = transport, tc   # the film's place, read from the transport
         self.sent = 0
         self.errors = 0
-        self.film_state = None              # (timecode, frame, pass, playing), set by the draw loop
         self._last_film = None
         self._seen = [getattr(f, "count", 0) for f in feeds]
         self._init_worker("stage-osc-out")
@@ -134,10 +136,12 @@ class OscOut(Worker):
                 t, f0, conf, level, onset = f.at(k)
                 self._send(f"/stage/player/{p.name}", [t, f0, conf, level, int(onset)])
             self._seen[i] = f.count
-        fs = self.film_state
-        if fs is not None and fs != self._last_film:
-            self._last_film = fs
-            self._send("/stage/film", list(fs))
+        if self.transport is not None:
+            p = self.transport.at(self.clock())
+            fs = (self.tc.label(p.frame), p.frame, p.pass_no, int(p.playing))
+            if fs != self._last_film:
+                self._last_film = fs
+                self._send("/stage/film", list(fs))
 
     def _run(self):
         while not self._stop.wait(self.period):

@@ -1,1 +1,1 @@
-"""Film path: decoding thread, loop, timecode, the film clock."""
+"""Film path: decoding thread, loop, timecode, the transport, the cue director."""

@@ -21,11 +21,16 @@ import av
 import numpy as np
 
 from ..clock import place_thread
-from .timecode import TimecodeError, TimecodeFormat
+from .timecode import EmbeddedTimecode, TimecodeError, TimecodeFormat
 
 
 class FilmError(RuntimeError):
-    pass
+    """A film that cannot be used, naming the file; ``point`` is "in" or "out" where a loop
+    point is at fault."""
+
+    def __init__(self, *args, point: str | None = None):
+        super().__init__(*args)
+        self.point = point
 
 
 @dataclass
@@ -37,6 +42,7 @@ class FilmInfo:
     aspect: float            # display aspect ratio (sample aspect applied)
     frames: int              # frames in the file
     has_audio: bool
+    timecode: EmbeddedTimecode | None = None   # the start timecode the file carries, and where
 
     @property
     def duration(self) -> float:
@@ -73,26 +79,73 @@ def probe(path) -> FilmInfo:
                 next(c.decode(s))
             except StopIteration:
                 raise FilmError(f"{path}: video stream holds no frames") from None
-            return FilmInfo(path, fps, w, h, aspect, int(frames), bool(c.streams.audio))
+            return FilmInfo(path, fps, w, h, aspect, int(frames), bool(c.streams.audio), embedded_timecode(c, s))
     except FilmError:
         raise
     except (av.FFmpegError, OSError, ValueError) as e:
         raise FilmError(f"{path}: cannot be read as video: {e}") from None
 
 
+_QUICKTIME = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2"}     # FFmpeg's mov demuxer's names
+
+
+def embedded_timecode(container, video) -> EmbeddedTimecode | None:
+    """The start timecode a file carries, as FFmpeg's demuxers expose it: the ``timecode`` tag
+    of the video stream (in QuickTime, copied there from the tmcd track it refers to), of a data
+    stream (QuickTime's tmcd tracks are data streams) or of the container (MXF, Matroska)."""
+    def tag(metadata) -> str | None:
+        for k, v in metadata.items():
+            if k.lower() == "timecode" and str(v).strip():
+                return str(v).strip()
+        return None
+
+    quicktime = bool(_QUICKTIME & set(container.format.name.split(",")))
+    data = [t for t in (tag(d.metadata) for d in container.streams.data) if t]
+    own = tag(video.metadata)
+    if own is not None:
+        return EmbeddedTimecode(own, "tmcd" if quicktime and own in data else "stream")
+    if data:
+        return EmbeddedTimecode(data[0], "tmcd" if quicktime else "data")
+    top = tag(container.metadata)
+    return EmbeddedTimecode(top, "container") if top is not None else None
+
+
 def resolve_loop(info: FilmInfo, loop_in, loop_out, tc: TimecodeFormat | None = None) -> tuple[int, int]:
-    """Loop points from the session (timecode or seconds) to frames [in, out)."""
+    """Loop points from the session (timecode in the film's own, or seconds from its first
+    frame) to frames [in, out). A point outside the film is reported with the film's range."""
     tc = tc or TimecodeFormat(info.fps)
-    try:
-        fin = tc.position(loop_in or 0)
-        fout = info.frames if loop_out is None else tc.position(loop_out)
-    except TimecodeError as e:
-        raise FilmError(f"{info.path}: {e}") from None
-    if fout > info.frames:
-        raise FilmError(f"{info.path}: loop out point (frame {fout}) is past the end of the film "
-                        f"({info.frames} frames, {info.duration:.2f} s)")
+
+    def runs(point: str) -> str:
+        how = tc.describe_source()
+        text = f"the film runs {tc.label(0)}-{tc.label(info.frames - 1)}"
+        if point == "out":
+            text += f" (an out point may be its end, {tc.label(info.frames)})"
+        text += (f", {info.frames} frames, {info.duration:.2f} s; timecode{':' if tc.source == 'none' else ''} {how}")
+        if tc.source not in ("session", "none"):
+            text += "; give points in the film's timecode or in seconds, or set [film] start to count from another"
+        return text
+
+    def shown(value, frame) -> str:
+        return str(value) if isinstance(value, str) else f"{value} s ({tc.label(frame)})"
+
+    points = {}
+    for point, value, default in (("in", loop_in or 0, 0), ("out", loop_out, info.frames)):
+        try:
+            frame = default if value is None else tc.offset(value)
+        except TimecodeError as e:
+            raise FilmError(f"{info.path}: loop {point} point: {e}", point=point) from None
+        if frame < 0:
+            raise FilmError(f"{info.path}: loop {point} point {shown(value, frame)} is before the film's first frame: "
+                            f"{runs(point)}", point=point)
+        last = info.frames - 1 if point == "in" else info.frames
+        if frame > last:
+            raise FilmError(f"{info.path}: loop {point} point {shown(value, frame)} is past the end of the film: "
+                            f"{runs(point)}", point=point)
+        points[point] = frame
+    fin, fout = points["in"], points["out"]
     if fout - fin < 2:
-        raise FilmError(f"{info.path}: loop out point must come after the in point (in frame {fin}, out frame {fout})")
+        raise FilmError(f"{info.path}: loop out point must come after the in point (in {tc.label(fin)}, out "
+                        f"{tc.label(fout)}; at least 2 frames)", point="out")
     return fin, fout
 
 
@@ -224,6 +277,10 @@ class FilmDecoder:
         except Exception as e:  # a broken file mid-run: say so in the HUD, keep showing what we have
             self.error = f"{self.info.path}: {e}"
             self.head_ready.set()
+        finally:
+            if self._stop.is_set():     # stopped: let go of the decoded frames now, not when collected
+                self.head = []
+                self.queue.clear()
 
     def _blank(self):
         w, h = self.size
@@ -274,10 +331,12 @@ class FilmDecoder:
 
 
 class FilmPlayer:
-    """Picks, for a clock time, the frame to show; drops frames that are late, never shows late.
+    """Picks the frame to show for a place in the cue (its ``seq``); drops frames that are late,
+    never shows late.
 
-    Used by the draw thread only. ``frame_at(seconds)`` returns (seq, pixels) or None.
-    """
+    Used by the draw thread only (and the decoder it reads from). ``frame_for(seq, epoch)``
+    returns (seq, pixels) of the frame to show, the one already shown while the due frame is
+    not decoded yet."""
 
     def __init__(self, decoder: FilmDecoder):
         self.decoder = decoder
@@ -287,23 +346,37 @@ class FilmPlayer:
         self.dropped = 0        # decoded frames skipped because their time had passed
         self.late = 0           # draws where the due frame was not decoded yet (picture held)
         self._requested = None
+        self._epoch = None
+        self._jump = False
 
     @property
     def length(self) -> int:
         return self.decoder.length
 
+    @property
+    def ready(self) -> bool:
+        return self.decoder.head_ready.is_set()
+
     def seq_at(self, seconds: float) -> int:
         return int(math.floor(max(0.0, seconds) * self.fps + 1e-6))
 
     def frame_at(self, seconds: float):
+        """The frame due ``seconds`` after the cue began (every pass counted)."""
+        return self.frame_for(self.seq_at(seconds))
+
+    def frame_for(self, seq: int, epoch=None):
+        """The frame for ``seq``; a new ``epoch`` (the transport jumped) means the frames skipped
+        are not drops."""
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._jump = True
         try:
-            return self._frame_at(seconds)
+            return self._frame_for(seq)
         except IndexError:      # the decoder cleared its queue under us (a seek): hold the picture
             return self.current_seq, self.current
 
-    def _frame_at(self, seconds: float):
+    def _frame_for(self, seq: int):
         dec = self.decoder
-        seq = self.seq_at(seconds)
         if seq == self.current_seq:
             return self.current_seq, self.current
         off = seq % dec.length
@@ -337,8 +410,6 @@ class FilmPlayer:
         """The clock was moved on purpose (a nudge, a locate): the frames skipped are not drops."""
         self._jump = True
 
-    _jump = False
-
     def _show(self, seq, pixels):
         gap = seq - self.current_seq - 1
         if self.current_seq >= 0 and gap > 0 and not self._jump:
@@ -347,3 +418,8 @@ class FilmPlayer:
         self.current_seq = seq
         self.current = pixels
         self._requested = None
+
+    def close(self) -> None:
+        """Stop decoding and let go of every frame (the decoder's thread ends on its own)."""
+        self.decoder.stop(wait=False)
+        self.current = None

@@ -125,3 +125,39 @@ def make_scene_clip(path, frames: int, cuts: list[int], flashes: list[int] = (),
         for p in s.encode():
             out.mux(p)
     return path
+
+
+REEL_CODECS = {
+    # codec: (pixel format, options): intra-frame codecs as cutting rooms deliver picture in
+    "prores_ks": ("yuv422p10le", {"profile": "0"}),           # ProRes 422 Proxy
+    "dnxhd": ("yuv422p", {"profile": "dnxhr_lb"}),           # DNxHR LB: any picture size
+}
+
+
+def make_reel(path, frames: int, fps=Fraction(24), size=(320, 180), codec: str = "prores_ks",
+              timecode: str | None = "01:00:00:00", where: str = "container") -> Path:
+    """A numbered QuickTime reel in ProRes or DNxHR whose first frame is labelled ``timecode``
+    ("01:00:00:00", or "00:59:59;00" drop-frame at 29.97). FFmpeg's mov muxer writes a tmcd
+    track for a ``timecode`` tag on the container (``where="container"``) or on the video
+    stream (``where="stream"``); ``timecode=None`` makes a reel without one."""
+    path = Path(path)
+    fps = Fraction(fps).limit_denominator(1001)
+    pix_fmt, options = REEL_CODECS[codec]
+    with av.open(str(path), "w", format="mov") as out:
+        if timecode is not None and where == "container":
+            out.metadata["timecode"] = timecode
+        s = out.add_stream(codec, rate=fps)
+        s.width, s.height = size
+        s.pix_fmt = pix_fmt
+        s.options = dict(options)
+        if timecode is not None and where == "stream":
+            s.metadata["timecode"] = timecode
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(numbered_frame(i, *size), format="rgb24")
+            f.pts = i
+            f.time_base = 1 / fps
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    return path

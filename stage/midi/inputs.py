@@ -136,14 +136,35 @@ def open_midi_inputs(players, feeds, listeners=(), clock=_clock.now) -> list[Mid
     return [MidiInput(spec, fs, clock) for spec, fs in by_port.items()]
 
 
-def open_virtual_output(name: str):
-    """A MIDI output port of stage's own (for MTC out), on the first API that gives one."""
+class VirtualOutput:
+    """A MIDI output port of stage's own, which several threads may send on (MTC and MIDI clock
+    share one port when the session names the same): rtmidi's output is not safe to call from
+    two threads at once, so every send holds a lock (held for the length of one send)."""
+
+    def __init__(self, midi_out, name: str):
+        self._out, self.name = midi_out, name
+        self._lock = threading.Lock()
+
+    def send_message(self, message) -> None:
+        with self._lock:
+            self._out.send_message(message)
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._out.close_port()
+            finally:
+                self._out.delete()
+
+
+def open_virtual_output(name: str) -> VirtualOutput:
+    """A MIDI output port of stage's own (for MTC and clock out), on the first API that gives one."""
     for api in _apis():
         try:
             with quiet_stderr():
                 out = rtmidi.MidiOut(api, name="stage")
                 out.open_virtual_port(name)
-            return out
+            return VirtualOutput(out, name)
         except Exception:
             continue
     raise MidiPortError(f"no MIDI system would give an output port named {name!r}")

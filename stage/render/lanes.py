@@ -15,6 +15,7 @@ import pygame
 from ..audio.analysis import AnalysisSettings
 from ..midi.players import velocity_db
 from ..music import hz_to_midi, midi_to_hz, nearest_note, note_name
+from .strips import STRIP, blit_strips
 
 # Meter ballistics, in the units a sound engineer reads them in:
 METER_FLOOR_DB = -60.0       # bottom of the scale
@@ -89,9 +90,11 @@ class LaneView:
         return max(0, self.feed.count - 1)
 
     # -- trail
-    def draw_new(self, trail: pygame.Surface, t_right: float, drawn: list) -> None:
-        """Draw entries that arrived since the last frame; append their capture times to ``drawn``."""
+    def draw_new(self, trail: pygame.Surface, t_right: float, drawn: list) -> pygame.Rect | None:
+        """Draw entries that arrived since the last frame; append their capture times to
+        ``drawn``; returns the area of the trail drawn on (None: nothing)."""
         feed, g, col = self.feed, self.geom, self.player.colour
+        dirty = None
         published = feed.t_publish                # read before the count: it is never newer than it
         end = feed.count
         if end > self.seen:
@@ -122,7 +125,8 @@ class LaneView:
                     start = (p[0], p[1])
                 else:
                     start = (x - 1, y)
-                pygame.draw.line(trail, (*col, a), start, (x, y), width)
+                r = pygame.draw.line(trail, (*col, a), start, (x, y), width)
+                dirty = r if dirty is None else dirty.union(r)
                 chord = self.chord_at(t) if self.chord_at else None
                 if chord is not None:                  # a thin core in the colour of the note's function
                     fn = chord.function(int(round(hz_to_midi(f0, g.a4))))     # concert, as chords are
@@ -135,9 +139,12 @@ class LaneView:
             if onset and level > self.signal_db:
                 # onsets: a white tick at the lane's top and bottom edges, whatever the pitch
                 tick = max(6, int(14 * self.s))
-                pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top), (x, g.top + tick), 3)
-                pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top + g.height - tick), (x, g.top + g.height), 3)
+                r = pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top), (x, g.top + tick), 3)
+                dirty = r if dirty is None else dirty.union(r)
+                r = pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top + g.height - tick), (x, g.top + g.height), 3)
+                dirty = dirty.union(r)
         self.seen = end
+        return dirty
 
     def shift(self, dx: int):
         if self.prev_point is not None:
@@ -261,8 +268,9 @@ class MidiLaneView(LaneView):
     def _first_unseen(self) -> int:
         return self.feed.ons
 
-    def draw_new(self, trail: pygame.Surface, t_right: float, drawn: list) -> None:
+    def draw_new(self, trail: pygame.Surface, t_right: float, drawn: list) -> pygame.Rect | None:
         feed, g, col = self.feed, self.geom, self.player.colour
+        dirty = None
         t_from = self.t_prev if self.t_prev is not None else t_right
         self.t_prev = t_right
         bend = feed.bend
@@ -273,15 +281,18 @@ class MidiLaneView(LaneView):
             x0 = self.now_x - (t_right - max(n.t_on, t_from)) * self.pps
             width = max(2, int(2 + n.velocity / 127 * 12 * self.s))
             colour = (*col, 150 if n.released else 255)          # held by the pedal: a little dimmer
-            pygame.draw.line(trail, colour, (x0 - 1, y), (self.now_x, y), width)
+            r = pygame.draw.line(trail, colour, (x0 - 1, y), (self.now_x, y), width)
+            dirty = r if dirty is None else dirty.union(r)
         tick = max(6, int(14 * self.s))
         for i in range(max(self.seen, feed.ons - feed.capacity + 1), feed.ons):
             k = i % feed.capacity
             t = float(feed.on_t[k])
             drawn.append(t)
             x = self.now_x - (t_right - t) * self.pps
-            pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top), (x, g.top + tick), 3)
-            pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top + g.height - tick), (x, g.top + g.height), 3)
+            r = pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top), (x, g.top + tick), 3)
+            dirty = r if dirty is None else dirty.union(r)
+            dirty = dirty.union(pygame.draw.line(trail, (255, 255, 255, 230), (x, g.top + g.height - tick),
+                                                 (x, g.top + g.height), 3))
             self.onset_t = t
         self.seen = feed.ons
         newest = feed.newest()
@@ -290,6 +301,7 @@ class MidiLaneView(LaneView):
             self.last_drawn = (newest.t_on, self.shown_hz, velocity_db(newest.velocity))
         else:
             self.last_drawn = (feed.t_last or None, 0.0, METER_FLOOR_DB)
+        return dirty
 
     def update_status(self, now: float):
         dt = min(0.1, max(0.0, now - self.updated)) if self.updated else 0.0
@@ -317,3 +329,92 @@ class MidiLaneView(LaneView):
             n, cents = notes[0]
             return note_name(n + k), (cents if abs(bend) > 0.005 else None)
         return " ".join(note_name(n + k) for n, _ in notes[:6]), None
+
+
+class LanesLayer:
+    """Every player's lane: the grid (drawn once), one scrolling trail surface shared by the
+    lanes, and the label column. The trail is scrolled to the frame's time and painted with
+    the rest of the picture; the players' feeds are read as late as possible (``draw_late``),
+    and only what that draws is painted again: the strip of the trail it touched and the label
+    column, over the parts of the picture under them."""
+
+    def __init__(self, players, feeds, size, text, scale, seconds_visible: float, a4: float, chord_at=None):
+        w, h = size
+        self.size, self.text, self.scale = (w, h), text, scale
+        self.col_w = max(220, int(w * 0.2))
+        self.now_x = w - self.col_w
+        self.pps = self.now_x / seconds_visible
+        self.trail = pygame.Surface((self.now_x, h), pygame.SRCALPHA)
+        self.trail.fill((0, 0, 0, 0))
+        grid = pygame.Surface((w, h), pygame.SRCALPHA)
+        grid.fill((0, 0, 0, 0))
+        n = len(players)
+        self.lanes = []
+        for i, (p, feed) in enumerate(zip(players, feeds)):
+            g = lane_geometry(n, h, p.lowest, p.highest, i, shift=getattr(p, "transpose", 0), a4=a4)
+            view = MidiLaneView if getattr(p, "is_midi", False) else LaneView
+            lane = view(p, feed, g, self.now_x, self.pps, text, scale)
+            lane.chord_at = chord_at
+            self.lanes.append(lane)
+            draw_grid(grid, g, 0, self.now_x, text, scale, p.colour)
+        pygame.draw.rect(grid, (0, 0, 0, 150), (self.now_x, 0, self.col_w, h))
+        pygame.draw.line(grid, (255, 255, 255, 140), (self.now_x, 0), (self.now_x, h), 2)
+        # the grid never changes: run-length encoded, its mostly transparent pixels cost nothing
+        self.grid = grid.convert_alpha() if pygame.display.get_surface() is not None else grid
+        self.grid.set_alpha(255, pygame.RLEACCEL)
+        self.column = pygame.Rect(self.now_x, 0, self.col_w, h)
+        self.col_bg = pygame.Surface(self.column.size)     # the picture under the labels, this frame
+        self.t_right = None
+
+    def scroll_to(self, t: float) -> None:
+        """Move the trail so its right edge is time ``t`` (whole pixels)."""
+        if self.t_right is None:
+            self.t_right = t
+            return
+        dx = int((t - self.t_right) * self.pps)
+        if dx <= 0:
+            return
+        h = self.size[1]
+        if dx >= self.now_x:
+            self.trail.fill((0, 0, 0, 0))
+        else:
+            for top in range(0, h, STRIP):          # in strips, for the GIL (see blit_strips)
+                self.trail.set_clip((0, top, self.now_x, min(STRIP, h - top)))
+                self.trail.scroll(-dx, 0)
+            self.trail.set_clip(None)
+            self.trail.fill((0, 0, 0, 0), (self.now_x - dx, 0, dx, h))
+        self.t_right += dx / self.pps
+        for lv in self.lanes:
+            lv.shift(dx)
+
+    def paint(self, surface) -> None:
+        """The grid and the trail as they are (the picture under them already painted)."""
+        blit_strips(surface, self.grid)
+        blit_strips(surface, self.trail)
+
+    def keep_column(self, surface) -> None:
+        """Keep what is under the label column now (the film, dimmed), to paint the labels over
+        again after the late read."""
+        self.col_bg.blit(surface, (0, 0), self.column)
+
+    def read(self, drawn: list) -> pygame.Rect | None:
+        """Read every feed: draw what arrived into the trail; returns the area drawn on."""
+        dirty = None
+        for lv in self.lanes:
+            r = lv.draw_new(self.trail, self.t_right, drawn)
+            if r is not None:
+                dirty = r if dirty is None else dirty.union(r)
+        return dirty
+
+    def update_status(self, now: float) -> None:
+        for lv in self.lanes:
+            lv.update_status(now)
+
+    def paint_labels(self, surface, now: float, from_kept: bool = True) -> None:
+        if from_kept:
+            surface.blit(self.col_bg, self.column.topleft)
+        for lv in self.lanes:
+            lv.draw_label(surface, self.now_x, self.col_w, now)
+
+    def lane(self, name):
+        return next(lv for lv in self.lanes if lv.player.name == name)

@@ -103,7 +103,11 @@ def _num(v) -> str:
     """A number as a message quotes it (an integer of 400 digits is cut short; Python will not
     even write one of more than 4300)."""
     if _is_int(v) and abs(v) >= 10 ** 24:
-        return f"{'-' if v < 0 else ''}an integer of {int(abs(v).bit_length() * 0.30103) + 1} digits"
+        try:
+            digits = len(str(abs(v)))
+        except ValueError:                 # more than 4300 digits (hexadecimal in the file): about
+            digits = int(abs(v).bit_length() * 0.30103) + 1
+        return f"{'a negative' if v < 0 else 'an'} integer of {digits} digits"
     return repr(v) if isinstance(v, float) else str(v)
 
 
@@ -199,8 +203,8 @@ class Number(Int):
             raise self.wrong_type(v)
         try:
             f = float(v)
-        except OverflowError:              # an integer of 400 digits
-            f = math.copysign(math.inf, v)
+        except OverflowError:              # an integer of 400 digits (copysign would convert it too)
+            f = math.inf if v > 0 else -math.inf
         if self.approx is not None:
             if not any(abs(f - r) < 0.01 for r in self.approx):
                 raise Invalid(self.message.format(v=_num(v)))

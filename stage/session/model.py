@@ -101,9 +101,9 @@ class FilmConfig:
     sound: bool = setting(Bool(), "play the film's own sound (toggle live with M)", default=False)
     start: str | None = setting(Position(timecode_only=True), "the timecode of the film's first frame "
                                 "(a reel that starts at 01:00:00:00)", default=None,
-                                unset="the film's first frame is 00:00:00:00")
-    drop_frame: bool = setting(Bool(), "29.97 and 59.94 fps only: drop-frame labels, written HH:MM:SS;FF",
-                               default=False)
+                                unset="the film's own timecode, else 00:00:00:00")
+    drop_frame: bool | None = setting(Bool(), "29.97 and 59.94 fps only: drop-frame labels, written HH:MM:SS;FF",
+                                      default=None, unset="as the film's own timecode is written, else non-drop")
     switch: str = setting(OneOf(("end", "now"), "{v}: valid: 'end' (at the end of the current pass) or 'now'"),
                           "a new cue starts at the end of the current pass ('end') or at once ('now')",
                           default="end")
