@@ -316,11 +316,10 @@ def check_position(v, timecode_only=False) -> None:
         return
     if not isinstance(v, str) or len(v.strip()) > 12:      # (longer is no label; not quoted whole)
         raise Invalid(f"expected timecode 'HH:MM:SS:FF'{'' if timecode_only else ' or seconds'}, got {got(v)}")
-    try:
-        parse_position(v, 30)      # the shape only: the frame's range depends on the film's rate
+    try:                           # the shape, at the highest rate (the film's own is checked when it is
+        parse_position(v, 60)      # opened: frame 30 is fine at 60 fps, not at 24)
     except TimecodeError as e:
-        if "frames run" not in str(e) and "before the film" not in str(e):
-            raise Invalid(str(e)) from None
+        raise Invalid(str(e)) from None
 
 
 class Position(Kind):
