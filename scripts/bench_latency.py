@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,8 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stage.rig import PA_IN  # noqa: E402
-from stage import rig  # noqa: E402
+from stage_testing import StageRun  # noqa: E402
+from stage_testing import rig  # noqa: E402
 from stage.music import midi_to_hz, parse_note  # noqa: E402
 
 PLAYERS = [("Bass", "E1", "G3"), ("Cello", "C2", "C5"), ("Trombone", "E2", "F4"), ("Tenor", "Ab2", "E5"),
@@ -60,41 +59,24 @@ def run_stage(film: Path, seconds: float, period: int = 256, burst: float = 0.35
     tmp = Path(tempfile.mkdtemp(prefix="stage-bench-"))
     sess = tmp / "bench.toml"
     sess.write_text(session_text(film, period, fps))
-    trace = tmp / "trace.jsonl"
-    env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1", **(extra_env or {}))
-    args = [sys.executable, "-m", "stage.cli", "run", str(sess), "--seconds", str(seconds + 2), "--trace", str(trace)]
-    if display is None:
-        env["SDL_VIDEODRIVER"] = "dummy"
-        args.append("--headless")
-    else:
-        env.update(DISPLAY=display, SDL_VIDEODRIVER="x11", SDL_FRAMEBUFFER_ACCELERATION="0")
-        args.append("--windowed")
-    if size:
-        args += ["--size", f"{size[0]}x{size[1]}"]
-    inj = rig.Injector(name, 8)
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
-        inj.take_over(inj.wait_for_ports(PA_IN, 8))
-        r = np.random.default_rng(1)
-        t0 = time.clock_gettime(time.CLOCK_MONOTONIC_RAW) + 1.0
-        events, t = [], t0
-        while t < t0 + seconds:
-            freqs = [midi_to_hz(r.integers(parse_note(lo) + 1, parse_note(hi))) for _, lo, hi in PLAYERS]
-            events.append((t, freqs))
-            events.append((t + burst, [0.0] * 8))
-            t += burst + gap + float(r.uniform(0.0, 0.05))      # onsets at every phase of the frame clock
-        inj.schedule(events)
-        out, err = proc.communicate(timeout=seconds + 120)
+        with StageRun(sess, seconds + 2, jack=name, inject=8, display=display, size=size, env=extra_env,
+                      timeout=seconds + 120, cwd=ROOT, silent=False) as run:
+            r = np.random.default_rng(1)
+            t0 = time.clock_gettime(time.CLOCK_MONOTONIC_RAW) + 1.0
+            events, t = [], t0
+            while t < t0 + seconds:
+                freqs = [midi_to_hz(r.integers(parse_note(lo) + 1, parse_note(hi))) for _, lo, hi in PLAYERS]
+                events.append((t, freqs))
+                events.append((t + burst, [0.0] * 8))
+                t += burst + gap + float(r.uniform(0.0, 0.05))      # onsets at every phase of the frame clock
+            run.injector.schedule(events)
+            applied = run.injector.applied
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        inj.close()
         rig.stop(jackd)
-    if proc.returncode != 0:
-        sys.exit(f"stage run failed:\n{err}")
-    stats = json.loads(out.strip().splitlines()[-1])
-    frames = [json.loads(line) for line in trace.read_text().splitlines()]
-    return stats, frames, list(inj.applied)
+    if not run.ok:
+        sys.exit(f"stage run failed:\n{run.stderr}")
+    return run.stats, run.frames, list(applied)
 
 
 def machine() -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_latency import machine  # noqa: E402
 
-from stage import rig  # noqa: E402
+from stage_testing import StageRun, rig  # noqa: E402
 from stage.clock import now as raw  # noqa: E402  (CLOCK_MONOTONIC_RAW, as JACK)
 from stage.music import midi_to_hz  # noqa: E402
 
@@ -38,52 +37,41 @@ def main():
     a = ap.parse_args()
     name, jackd = rig.start_jack(channels=2)
     os.environ["JACK_DEFAULT_SERVER"] = name
-    import jack
     import rtmidi
     tmp = Path(tempfile.mkdtemp(prefix="stage-midi-"))
     sess = tmp / "midi.toml"
     sess.write_text(f'[film]\nfile = "{ROOT / "assets" / "demo_film.mp4"}"\n\n[[players]]\nname = "Keys"\n'
                     f'midi = "stage-bench-keys"\nlowest = "C2"\nhighest = "C7"\n')
-    trace = tmp / "trace.jsonl"
     out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="stage-bench-keys")
     out.open_virtual_port("out")
-    jc = jack.Client("stage-bench-watch", servername=name, no_start_server=True)
     seconds = a.notes * a.gap + 4
-    proc = subprocess.Popen([sys.executable, "-m", "stage.cli", "run", str(sess), "--headless", "--seconds",
-                             str(seconds), "--trace", str(trace)],
-                            env=dict(os.environ, SDL_VIDEODRIVER="dummy"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
     sent = []
     try:
-        if not rig.wait_connected(jc, "stage-bench-keys:out"):
-            sys.exit("stage did not connect to the MIDI port")
-        time.sleep(0.5)
-        r = np.random.default_rng(3)
-        t_next = raw()
-        prev = None
-        for _ in range(a.notes):
-            note = int(r.integers(48, 84))
-            while note == prev:
+        with StageRun(sess, seconds, jack=name, midi_ports=["stage-bench-keys:out"], timeout=seconds + 60,
+                      cwd=ROOT, silent=False) as run:
+            time.sleep(0.5)
+            r = np.random.default_rng(3)
+            t_next = raw()
+            prev = None
+            for _ in range(a.notes):
                 note = int(r.integers(48, 84))
-            while raw() < t_next:
-                time.sleep(0.0005)
-            if prev is not None:
-                out.send_message([0x80, prev, 0])
-            t = raw()
-            out.send_message([0x90, note, 100])
-            sent.append((t, note))
-            prev = note
-            t_next += a.gap * (0.8 + 0.4 * r.random())        # not locked to the frame rate
-        outp, err = proc.communicate(timeout=seconds + 60)
+                while note == prev:
+                    note = int(r.integers(48, 84))
+                while raw() < t_next:
+                    time.sleep(0.0005)
+                if prev is not None:
+                    out.send_message([0x80, prev, 0])
+                t = raw()
+                out.send_message([0x90, note, 100])
+                sent.append((t, note))
+                prev = note
+                t_next += a.gap * (0.8 + 0.4 * r.random())        # not locked to the frame rate
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        jc.close()
         out.delete()
         rig.stop(jackd)
-    if proc.returncode != 0:
-        sys.exit(err)
-    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    if not run.ok:
+        sys.exit(run.stderr)
+    frames = run.frames
     tp = np.array([f["t_present"] for f in frames])
     f0 = np.array([f["players"]["Keys"]["f0_hz"] for f in frames])
     lat, missed = [], 0
@@ -94,7 +82,7 @@ def main():
         else:
             missed += 1
     lat = np.array(lat)
-    stats = json.loads(outp.strip().splitlines()[-1])
+    stats = run.stats
     report = {"machine": machine(), "notes": len(sent), "missed": missed,
               "midi_to_frame_p50_ms": round(float(np.median(lat)), 2),
               "midi_to_frame_p99_ms": round(float(np.percentile(lat, 99)), 2),

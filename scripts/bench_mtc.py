@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_latency import machine  # noqa: E402
 
-from stage import rig  # noqa: E402
+from stage_testing import StageRun, rig  # noqa: E402
 from stage.clock import now as raw  # noqa: E402  (CLOCK_MONOTONIC_RAW, as JACK)
 from stage.film.timecode import TimecodeFormat  # noqa: E402
 from stage.film.transport import Transport  # noqa: E402
@@ -41,51 +40,41 @@ def main():
     a = ap.parse_args()
     name, jackd = rig.start_jack(channels=2)
     os.environ["JACK_DEFAULT_SERVER"] = name
-    import jack
     import rtmidi
     tmp = Path(tempfile.mkdtemp(prefix="stage-mtc-"))
     sess = tmp / "mtc.toml"
     sess.write_text(f'[film]\nfile = "{ROOT / "assets" / "demo_film.mp4"}"\n\n[sync]\nmtc_in = "stage-bench-daw"\n\n'
                     f'[[players]]\nname = "A"\nmidi = "stage-bench-daw"\n')
-    trace = tmp / "trace.jsonl"
     out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="stage-bench-daw")
     out.open_virtual_port("mtc")
-    jc = jack.Client("stage-bench-watch", servername=name, no_start_server=True)
     daw = Transport(24, (0, 24 * 3600 * 4), clock=raw)       # the DAW's transport: one long timeline
     daw.locate(1.0, playing=False)
     sender = MtcSender(out, daw, TimecodeFormat(24), clock=raw)
     seconds = a.locates * a.every + 4
-    proc = subprocess.Popen([sys.executable, "-m", "stage.cli", "run", str(sess), "--headless", "--seconds",
-                             str(seconds), "--trace", str(trace)], env=dict(os.environ, SDL_VIDEODRIVER="dummy"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     segments = []                                      # (t_start, daw seconds at t_start)
     r = np.random.default_rng(2)
     try:
-        if not rig.wait_connected(jc, "stage-bench-daw:mtc"):
-            sys.exit("stage did not connect to the MTC port")
-        sender.start()
-        time.sleep(0.5)
-        daw.play()
-        segments.append((raw(), daw.at().offset))
-        for _ in range(a.locates - 1):
+        with StageRun(sess, seconds, jack=name, midi_ports=["stage-bench-daw:mtc"], timeout=seconds + 60,
+                      cwd=ROOT, silent=False) as run:
+            sender.start()
+            time.sleep(0.5)
+            daw.play()
+            segments.append((raw(), daw.at().offset))
+            for _ in range(a.locates - 1):
+                time.sleep(a.every)
+                target = float(r.uniform(1.0, 25.0))
+                daw.locate(target)
+                segments.append((raw(), target))
             time.sleep(a.every)
-            target = float(r.uniform(1.0, 25.0))
-            daw.locate(target)
-            segments.append((raw(), target))
-        time.sleep(a.every)
-        daw.pause()
-        t_stop = raw()
-        outp, err = proc.communicate(timeout=seconds + 60)
+            daw.pause()
+            t_stop = raw()
     finally:
         sender.stop()
-        if proc.poll() is None:
-            proc.kill()
-        jc.close()
         out.delete()
         rig.stop(jackd)
-    if proc.returncode != 0:
-        sys.exit(err)
-    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    if not run.ok:
+        sys.exit(run.stderr)
+    frames = run.frames
     locks, errors, never = [], [], 0
     bounds = [s[0] for s in segments[1:]] + [t_stop]
     for (t0, p0), t1 in zip(segments, bounds):

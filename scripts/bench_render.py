@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_latency import machine, run_stage  # noqa: E402
 
-from stage import rig  # noqa: E402
+from stage_testing import rig  # noqa: E402
 
 
 def make_1080p(src: Path, out: Path, seconds: float) -> Path:

@@ -86,6 +86,8 @@ class Show:
         return lines
 
     def start(self) -> "Show":
+        from .memory import keep_big_blocks_mapped
+        keep_big_blocks_mapped()         # a closed film player's frames go back to the system
         for part in self.parts:
             try:
                 if part.start is not None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from pathlib import Path
 
@@ -37,7 +36,7 @@ def jack_server():
     """A JACK dummy server (48 kHz, period 256, 8 in / 8 out). Yields its name. Uses the one
     scripts/test.sh started (STAGE_TEST_JACK) if there is one, else starts its own."""
     need_tool("jackd")
-    from stage import rig
+    from stage_testing import rig
     given = os.environ.get("STAGE_TEST_JACK")
     if given:
         rig.wait_for_jack(given)
@@ -59,7 +58,7 @@ def xvfb_display():
     if given:
         yield given
         return
-    from stage import rig
+    from stage_testing import rig
     disp, proc = rig.start_xvfb((1280, 720))
     try:
         yield disp
@@ -67,8 +66,7 @@ def xvfb_display():
         rig.stop(proc)
 
 
-def stage_cmd(*args) -> list[str]:
-    return [sys.executable, "-m", "stage.cli", *map(str, args)]
+from stage_testing import stage_cmd  # noqa: E402  (the tests' one way to start the command)
 
 
 @pytest.fixture

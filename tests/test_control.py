@@ -1,7 +1,5 @@
 """Control: keyboard, MIDI and OSC map to the same actions; OSC data out."""
 
-import json
-import os
 import socket
 import subprocess
 import threading
@@ -17,10 +15,10 @@ from stage.audio.state import PlayerFeed
 from stage.control.actions import ControlQueue
 from stage.control.midi import MidiControl
 from stage.control.osc import OscControl, OscOut
-from stage.rig import wait_connected
+from stage_testing import StageRun
 from stage.session.model import PlayerConfig
 
-from .conftest import stage_cmd
+from .conftest import need_tool
 from .scene import FakeClock, Scene
 from .test_performance import film_of
 
@@ -131,7 +129,6 @@ midi = "stage-test-pedal"
 
 
 def test_a_pedal_and_osc_drive_a_running_show(jack_server, tmp_path, monkeypatch):
-    import jack
     import rtmidi
 
     from stage.film.synth import make_numbered_clip
@@ -142,30 +139,21 @@ def test_a_pedal_and_osc_drive_a_running_show(jack_server, tmp_path, monkeypatch
         port = s.getsockname()[1]
     session = tmp_path / "s.toml"
     session.write_text(SESSION.format(film=film, port=port))
-    trace = tmp_path / "trace.jsonl"
     out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="stage-test-pedal")
     out.open_virtual_port("out")
-    jc = jack.Client("stage-test-watch2", servername=jack_server, no_start_server=True)
-    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 5, "--trace", trace),
-                            env=dict(os.environ, SDL_VIDEODRIVER="dummy"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    oscsend = need_tool("oscsend")
     try:
-        assert wait_connected(jc, "stage-test-pedal:out"), "stage did not connect to the MIDI port"
-        time.sleep(0.5)
-        out.send_message([0xB0, 64, 127])                    # pedal: pause
-        time.sleep(0.8)
-        t_osc = time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
-        osc = SimpleUDPClient("127.0.0.1", port)
-        osc.send_message("/stage/play", [])                  # QLab-style network cue: play
-        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"junk", ("127.0.0.1", port))
-        outp, err = proc.communicate(timeout=60)
+        with StageRun(session, 5, jack=jack_server, midi_ports=["stage-test-pedal:out"], silent=False) as run:
+            time.sleep(0.5)
+            out.send_message([0xB0, 64, 127])                    # pedal: pause
+            time.sleep(0.8)
+            t_osc = time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
+            subprocess.run([oscsend, "127.0.0.1", str(port), "/stage/play"], check=True)   # a network cue: play
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"junk", ("127.0.0.1", port))
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        jc.close()
         out.delete()
-    assert proc.returncode == 0, err
-    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert run.ok, run.stderr
+    frames = run.frames
     playing = [f["film"]["playing"] for f in frames]
     assert playing[0] and not all(playing)
     paused = [f for f in frames if not f["film"]["playing"]]
@@ -245,7 +233,6 @@ midi = "stage-test-ctl"
 
 
 def test_a_cc_mapped_to_next_cue_switches_the_cue(jack_server, tmp_path, monkeypatch):
-    import jack
     import rtmidi
 
     from stage.film.synth import make_numbered_clip
@@ -253,26 +240,17 @@ def test_a_cc_mapped_to_next_cue_switches_the_cue(jack_server, tmp_path, monkeyp
     film = make_numbered_clip(tmp_path / "f.mp4", 240, size=(160, 90))
     session = tmp_path / "s.toml"
     session.write_text(CUE_SESSION.format(film=film))
-    trace = tmp_path / "trace.jsonl"
     out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="stage-test-ctl")
     out.open_virtual_port("out")
-    jc = jack.Client("stage-test-watch4", servername=jack_server, no_start_server=True)
-    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 4, "--trace", trace),
-                            env=dict(os.environ, SDL_VIDEODRIVER="dummy"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_connected(jc, "stage-test-ctl:out")
-        time.sleep(0.8)
-        t_cc = time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
-        out.send_message([0xB0, 20, 127])                    # the mapped controller: next cue, at once
-        outp, err = proc.communicate(timeout=60)
+        with StageRun(session, 4, jack=jack_server, midi_ports=["stage-test-ctl:out"], silent=False) as run:
+            time.sleep(0.8)
+            t_cc = time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
+            out.send_message([0xB0, 20, 127])                    # the mapped controller: next cue, at once
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        jc.close()
         out.delete()
-    assert proc.returncode == 0, err
-    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert run.ok, run.stderr
+    frames = run.frames
     before = [f["film"]["frame"] for f in frames if f["t_present"] < t_cc]
     after = [f for f in frames if f["t_present"] > t_cc + 0.6]
     assert before and all(0 <= n < 48 for n in before)                 # cue one: frames 0-47

@@ -1,7 +1,6 @@
 """Cues: named loops switched live, at the end of the pass or at once, without a stall; hit
 points with streamers and punches; the count-off; bad cues named with their values."""
 
-import os
 import subprocess
 import time
 from fractions import Fraction
@@ -14,6 +13,8 @@ from stage.film.synth import make_numbered_clip, read_number
 from stage.film.timecode import TimecodeFormat
 from stage.runtime import Cue, Film, Hit, open_film
 from stage.session import SessionError, load_session
+
+from stage_testing import StageRun
 
 from .conftest import stage_cmd
 from .scene import Scene
@@ -200,21 +201,17 @@ def test_with_lanes_the_streamer_arrives_at_now_and_flutters_beat(clip_dir):
 
 
 def test_the_projectors_delay_is_made_up(tmp_path):
-    import json
-
     from .conftest import ROOT
     film = make_numbered_clip(tmp_path / "f.mp4", 240, size=(160, 90))
     session = tmp_path / "s.toml"
     session.write_text(f'[film]\nfile = "{film}"\n\n[display]\nlatency_ms = 500\n\n[[players]]\nname = "A"\nmidi = "x"\n')
-    trace = tmp_path / "t.jsonl"
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy", JACK_DEFAULT_SERVER="stage-none")
     session.write_text(session.read_text().replace('[[players]]\nname = "A"\nmidi = "x"\n',
                                                    f'[audio]\nfile = "{ROOT / "assets" / "demo_performance.flac"}"\n\n'
                                                    '[[players]]\nname = "A"\nchannel = 1\n'))
-    r = subprocess.run(stage_cmd("run", session, "--headless", "--seconds", 1.5, "--trace", trace, "--silent"),
-                       env=env, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    frames = [json.loads(x) for x in trace.read_text().splitlines()]
+    with StageRun(session, 1.5) as run:
+        pass
+    assert run.ok, run.stderr
+    frames = run.frames
     t0 = frames[0]["t_present"]
     late = [(f["t_present"] - t0, f["film"]["frame"]) for f in frames[30:]]
     # each frame shows the film half a second ahead of the clock (give or take a frame)

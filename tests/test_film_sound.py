@@ -1,7 +1,5 @@
 """The film's own sound: muted by default, and when on, heard in step with the picture."""
 
-import os
-import subprocess
 import time
 
 import numpy as np
@@ -11,9 +9,8 @@ from stage.film.decoder import probe
 from stage.film.sound import decode_loop_audio
 from stage.film.synth import make_numbered_clip
 
-from stage.rig import PA_IN, PA_OUT
+from stage_testing import PA_IN, PA_OUT, StageRun
 
-from .conftest import stage_cmd
 
 
 def dominant_hz(x, sr=48000):
@@ -47,32 +44,26 @@ channel = 1
 
 @pytest.mark.parametrize("sound", [False, True])
 def test_film_sound_is_off_unless_asked_for(jack_server, tmp_path, sound):
-    from stage.rig import Listener
+    from stage_testing.rig import Listener
     film = make_numbered_clip(tmp_path / "f.mp4", 120, size=(160, 90), tone_hz=660.0)
     session = tmp_path / "s.toml"
     session.write_text(SESSION.format(film=film, sound="true" if sound else "false"))
-    env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server, SDL_VIDEODRIVER="dummy")
     lis = Listener(jack_server, 2, seconds=8)
-    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 3.5), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        try:
-            if sound:
-                lis.listen_to(lis.wait_for_ports(PA_OUT, 2))
-            else:
-                # the input is open (the run is under way) ...
-                lis.wait_for_ports(PA_IN, 1, inputs=True)
-                time.sleep(1.0)
-                ports = lis.new_ports(PA_OUT)                            # ... and nothing plays
-        except TimeoutError as e:
-            proc.kill()
-            pytest.fail(f"{e}; stage printed: {proc.communicate()[1]}")
-        out, err = proc.communicate(timeout=60)
+        with StageRun(session, 3.5, jack=jack_server, silent=False) as run:
+            try:
+                if sound:
+                    lis.listen_to(lis.wait_for_ports(PA_OUT, 2))
+                else:
+                    # the input is open (the run is under way) ...
+                    lis.wait_for_ports(PA_IN, 1, inputs=True)
+                    time.sleep(1.0)
+                    ports = lis.new_ports(PA_OUT)                        # ... and nothing plays
+            except TimeoutError as e:
+                pytest.fail(f"{e}; stage printed: {run._kill_and_read()}")
     finally:
-        if proc.poll() is None:
-            proc.kill()
         lis.close()
-    assert proc.returncode == 0, err
+    assert run.ok, run.stderr
     if sound:
         heard = lis.recorded()
         assert len(heard) > 48000

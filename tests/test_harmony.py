@@ -11,7 +11,7 @@ from stage.runtime import Cue
 from stage.session import SessionError, load_session
 
 from .conftest import ROOT
-from .test_render import PLAYERS, FakeClock, colour_at, is_colour, make_app
+from .test_render import PLAYERS, FakeClock, colour_at, is_colour
 
 
 def test_chords_and_modes():

@@ -1,18 +1,16 @@
 """The performance view: the players as artwork with no text; switching views drops no frame."""
 
-import json
-import os
-import socket
 import subprocess
 import time
 
 import pygame
-from pythonosc.udp_client import SimpleUDPClient
 
 from stage.audio.analysis import Frame
 from stage.session.model import PlayerConfig
 
-from .conftest import ROOT, stage_cmd
+from stage_testing import StageRun, free_udp_port
+
+from .conftest import ROOT, need_tool
 from .scene import FakeClock, Scene
 from .test_render import make_app
 
@@ -74,30 +72,20 @@ def film_of(path, cues=None):
 
 
 def test_switching_views_mid_run_goes_on_without_a_restart(tmp_path):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_udp_port()
     session = tmp_path / "s.toml"
     session.write_text((ROOT / "assets" / "demo_session.toml").read_text()
                        .replace('"demo_film.mp4"', f'"{ROOT / "assets" / "demo_film.mp4"}"')
                        .replace('"demo_performance.flac"', f'"{ROOT / "assets" / "demo_performance.flac"}"')
                        + f"\n[control]\nosc_listen = {port}\n")
-    trace = tmp_path / "t.jsonl"
-    proc = subprocess.Popen(stage_cmd("run", session, "--headless", "--seconds", 5, "--trace", trace, "--silent"),
-                            env=dict(os.environ, SDL_VIDEODRIVER="dummy", JACK_DEFAULT_SERVER="stage-none"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    oscsend = need_tool("oscsend")
+    with StageRun(session, 5) as run:
         time.sleep(2.0)
-        osc = SimpleUDPClient("127.0.0.1", port)
         for _ in range(3):                              # studio -> performance -> studio -> performance
-            osc.send_message("/stage/toggle_view", [])
+            subprocess.run([oscsend, "127.0.0.1", str(port), "/stage/toggle_view"], check=True)
             time.sleep(0.6)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert run.ok, run.stderr
+    frames = run.frames
     views = [f["view"] for f in frames]
     switches = [i for i in range(1, len(views)) if views[i] != views[i - 1]]
     assert len(switches) == 3 and views[-1] == "performance"

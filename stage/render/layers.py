@@ -62,6 +62,10 @@ class Ops:
     def hits(self, area: pygame.Rect) -> bool:
         return self.bounds is not None and self.bounds.colliderect(area)
 
+    def text_rects(self) -> list[pygame.Rect]:
+        """Where this layer put its text (and boxes for text) this frame."""
+        return [pygame.Rect(op[2], op[1].get_size()) for op in self.ops if op[0] == "blit"]
+
 
 _BOXES: dict = {}
 
@@ -77,6 +81,9 @@ def _translucent(size, colour) -> pygame.Surface:
         s.fill(colour)
         _BOXES[key] = s
     return s
+
+
+HUD_SHARE = 0.55        # the HUD takes at most this much of the lanes' width (the chord keeps the rest)
 
 
 @dataclass(frozen=True)
@@ -119,22 +126,25 @@ class Layout:
                 top = tc.bottom + pad
             else:
                 bottom = tc.top - pad
-        return pygame.Rect(pad, top, min(w, self.now_x - self.margin - 2 * pad), min(h, bottom - top))
+        return pygame.Rect(pad, top, min(w, int(self.now_x * HUD_SHARE)), min(h, bottom - top))
 
-    def top_span(self, hud: pygame.Rect | None) -> tuple[int, int]:
-        """The free width at the top of the lanes, between the HUD (or a top-left timecode
-        window) and a top-right timecode window: where the chord and the count-off go."""
+    def top_span(self, hud: pygame.Rect | None) -> tuple[int, int, int]:
+        """(left, right, top) of the place for the chord and the count-off: the free width at the
+        top of the lanes, between the HUD (or a top-left timecode window) and a top-right
+        timecode window; under the top-right window where that leaves too little room."""
         pad = self.pad
-        left, right = pad, self.now_x - self.margin
+        left, right, top = pad, self.now_x - self.margin, int(30 * self.scale)
         tc = self.timecode_rect()
-        if tc is not None and "top" in self.timecode:
-            if "left" in self.timecode:
-                left = max(left, tc.right + pad)
-            else:
-                right = min(right, tc.left - pad)
+        if tc is not None and "top" in self.timecode and "left" in self.timecode:
+            left = max(left, tc.right + pad)
         if hud is not None:
             left = max(left, hud.right + pad)
-        return left, max(left + 1, right)
+        if tc is not None and "top" in self.timecode and "right" in self.timecode:
+            if tc.left - pad - left >= self.now_x * 0.3:
+                right = tc.left - pad
+            else:
+                top = tc.bottom + pad + 10
+        return left, max(left + 1, right), top
 
     def title_rect(self, w: int, h: int) -> pygame.Rect:
         sw, sh = self.size
@@ -152,10 +162,9 @@ class HarmonyLayer:
     def prepare(self, fs, hud_rect) -> None:
         self.ops.clear()
         s = self.layout.scale
-        left, right = self.layout.top_span(hud_rect)
+        left, right, y = self.layout.top_span(hud_rect)
         cx = (left + right) // 2
         width = right - left
-        y = int(30 * s)
         cue, pos = fs.cue, fs.pos
         spans = getattr(cue, "harmony", None)
         if spans:

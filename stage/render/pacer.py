@@ -180,12 +180,12 @@ class FramePacer:
                                        "t_capture": t, "t_publish": lv.last_publish,
                                        "t_note": list(getattr(lv, "note_start", (None, None))), "status": lv.status}
         film = None
-        shown = self.renderer.film_layer.shown()
-        if shown is not None and fs.pos is not None:
-            frame, pass_no = shown
+        if fs.pos is not None:
+            shown = self.renderer.film_layer.shown()           # what is on screen (None: nothing yet,
+            frame, pass_no = shown if shown is not None else (fs.pos.frame, fs.pos.pass_no)   # the frame due)
             film = {"frame": frame, "timecode": self.renderer.film.tc.label(frame), "pass": pass_no,
                     "playing": fs.pos.playing, "blackout": fs.view.blackout, "cue": fs.pos.cue,
-                    "epoch": fs.pos.epoch}
+                    "epoch": fs.pos.epoch, "shown": shown is not None}
         return {"t_present": t_present, "t_latch": t_latch, "frame": self.frames, "players": players,
                 "film": film, "view": fs.view.view, "fade": round(fs.fade, 3)}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .clock import raise_thread_priority
+from stage.clock import raise_thread_priority
 
 
 def start_jack(channels: int = 8, rate: int = 48000, period: int = 256, name: str | None = None):
@@ -219,11 +219,11 @@ class Listener:
 
 
 def main(argv=None) -> int:
-    """`python -m stage.rig inject SERVER HZ [HZ ...]`: play steady tones into stage's inputs
+    """`python -m stage_testing.rig inject SERVER HZ [HZ ...]`: play steady tones into stage's inputs
     (one per channel) until killed, from a process of its own."""
     import argparse
     import signal
-    ap = argparse.ArgumentParser(prog="python -m stage.rig")
+    ap = argparse.ArgumentParser(prog="python -m stage_testing.rig")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("inject")
     p.add_argument("server")
