@@ -154,9 +154,13 @@ def cmd_check(args) -> int:
     """A dry run of the show's assembly: every part says what it will use, or what is wrong."""
     from .render.scene import ViewOptions
     from .show import Show
+    from .session import describe
     s = _load(args.session)
     show = Show(s, ViewOptions(headless=True))
     print(f"session  {s.path}", flush=True)
+    print("settings (each as the file sets it, or its default)", flush=True)
+    for line in describe(s):
+        print(f"  {line}", flush=True)
     for part in show.parts:            # each part as `stage run` would start it, without opening anything
         if part.name == "film":
             part.start()

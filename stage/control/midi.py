@@ -64,12 +64,85 @@ class MidiControl:
                 return
 
 
+_SAVING = threading.Lock()          # one learned mapping is written at a time
+
+
 def append_mapping(session_path, m: Mapping) -> None:
-    """Save a learned mapping at the end of the session file, as a [[control.map]] table (the
-    rest of the file, comments and all, is left as it was)."""
-    lines = ["", "[[control.map]]   # learned", f'action = "{m.action}"']
-    lines.append(f"cc = {m.cc}" if m.cc is not None else f"note = {m.note}")
+    """Save a learned mapping in the session file, through tomlkit: the rest of the file, its
+    comments and layout, stays as it was. The mapping goes first among the file's mappings
+    (the first that matches a message wins, as the learned one does live), in the form the
+    file already uses: a [[control.map]] table, or an entry of an inline ``map = [...]``. The
+    file is replaced whole (a temporary file renamed over it), so a crash cannot leave half
+    of it. Raises SessionError if the file cannot be read as TOML or written."""
+    import os
+    from collections.abc import MutableMapping
+    import tempfile
+    from pathlib import Path
+
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import AoT, Array, InlineTable
+
+    from ..session import SessionError
+
+    path = Path(session_path).resolve()
+    entry = {"action": m.action}
+    entry["cc" if m.cc is not None else "note"] = m.cc if m.cc is not None else m.note
     if m.channel is not None:
-        lines.append(f"channel = {m.channel}")
-    with open(session_path, "a", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+        entry["channel"] = m.channel
+    if m.arg is not None:
+        entry["arg"] = m.arg
+    with _SAVING:
+        try:
+            doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, TOMLKitError) as e:
+            raise SessionError(path, 0, "control.map", f"cannot save the learned mapping: {e}") from None
+        control = doc.get("control")
+        if control is None:
+            control = tomlkit.table()
+            doc["control"] = control
+        if not isinstance(control, MutableMapping):
+            raise SessionError(path, 0, "control", "cannot save the learned mapping: [control] is not a table")
+        maps = control.get("map")
+        if isinstance(control, InlineTable) or isinstance(maps, Array):
+            item = tomlkit.inline_table()
+            item.update(entry)
+            if maps is None:
+                control["map"] = [item]
+            elif "\n" in maps.as_string():     # one mapping a line: the new one takes the first line's form
+                maps.insert(0, item)
+            else:                              # on one line: written again with the new one first
+                line = tomlkit.array()
+                for x in (item, *maps):
+                    line.append(x)
+                control["map"] = line
+        else:
+            table = tomlkit.table()
+            table.update(entry)
+            table.comment("learned")
+            if maps is None:
+                aot = tomlkit.aot()
+                aot.append(table)
+                control["map"] = aot
+            elif isinstance(maps, AoT):
+                table.add(tomlkit.nl())
+                maps.insert(0, table)
+            else:
+                raise SessionError(path, 0, "control.map", "cannot save the learned mapping: map is not a list "
+                                                           "of mappings")
+        text = tomlkit.dumps(doc)
+        try:
+            mode = path.stat().st_mode & 0o7777
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(text)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.chmod(tmp, mode)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError as e:
+            raise SessionError(path, 0, "control.map", f"cannot save the learned mapping: {e}") from None

@@ -1,7 +1,10 @@
-"""The TOML session file and its validation."""
+"""The TOML session file: its declaration (model), how it is read (load), and what `stage check`
+prints of it (describe)."""
 
-from .model import (AudioConfig, DisplayConfig, FilmConfig, PlayerConfig, Session,
-                    SessionError, load_session)
+from .describe import describe
+from .load import load_session
+from .model import (AudioConfig, ControlConfig, CueConfig, DisplayConfig, FilmConfig, HitConfig, PlayerConfig,
+                    Session, SessionError, SyncConfig)
 
-__all__ = ["AudioConfig", "DisplayConfig", "FilmConfig", "PlayerConfig", "Session",
-           "SessionError", "load_session"]
+__all__ = ["AudioConfig", "ControlConfig", "CueConfig", "DisplayConfig", "FilmConfig", "HitConfig", "PlayerConfig",
+           "Session", "SessionError", "SyncConfig", "describe", "load_session"]

@@ -1,4 +1,12 @@
-"""Session files: what a music director writes, checked with errors that name file, line and key.
+"""The session file, declared once: every section, key, kind of value, default and what it
+means. The loader (load.py) reads and checks a file against this declaration, and
+`stage check` lists the settings in effect from it (describe.py); nothing else knows the keys.
+
+Each setting is a dataclass field with :func:`setting` metadata: its kind (kinds.py: how a
+value is checked and what it becomes), a line saying what it is for, and, where the TOML key or
+default differs from the attribute's, those. What one setting cannot check alone (a player has
+an audio channel or a MIDI port; two players may not share a name) is in the table's
+``_after``, which runs once its settings are read.
 
 Example (see assets/example_session.toml for the full commented version)::
 
@@ -22,34 +30,20 @@ Example (see assets/example_session.toml for the full commented version)::
 
 from __future__ import annotations
 
-import re
-import tomllib
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 
-from ..music import NoteError, parse_note
+from .kinds import (COLOURS, DEFAULT_COLOURS, TIMECODE_PLACES, TRANSPOSITIONS, Action, Address, Addresses,
+                    Bool, Colour, Device, FilePath, Harmony, Int, Kind, ListOf, Note, Number, OneOf, Position,
+                    Section, Size, Str, Tables, Transposition, parse_colour)
+from .lines import line_of
 
-COLOURS = {
-    "amber": (255, 176, 0), "red": (255, 72, 72), "orange": (255, 140, 40),
-    "yellow": (255, 230, 60), "green": (80, 230, 110), "cyan": (60, 220, 255),
-    "blue": (90, 150, 255), "violet": (190, 120, 255), "magenta": (255, 90, 220),
-    "white": (245, 245, 245), "pink": (255, 150, 190), "teal": (40, 200, 170),
-}
-DEFAULT_COLOURS = ("amber", "cyan", "magenta", "green", "orange", "violet", "yellow", "pink")
+__all__ = ["AudioConfig", "COLOURS", "ControlConfig", "CueConfig", "DEFAULT_COLOURS", "DisplayConfig", "FilmConfig",
+           "HitConfig", "MapConfig", "PlayerConfig", "Session", "SessionError", "Setting", "SyncConfig",
+           "TIMECODE_PLACES", "TRANSPOSITIONS", "parse_colour", "setting", "settings"]
 
-_SECTIONS = {
-    "film": {"file", "in", "out", "sound", "start", "drop_frame", "switch"},
-    "display": {"screen", "fullscreen", "size", "fps", "vsync", "timecode", "timecode_size", "feet_frames",
-                "latency_ms", "analysis_offset_ms", "a4", "monitor", "monitor_screen", "monitor_size"},
-    "audio": {"input", "samplerate", "blocksize", "hop", "file", "output"},
-    "players": {"name", "colour", "color", "channel", "lowest", "highest", "midi", "midi_channel", "bend_range",
-                "transpose", "gain_db", "noise_floor"},
-    "control": {"midi", "osc_listen", "osc_send", "map"},
-    "cues": {"name", "in", "out", "hits", "palette", "harmony", "tempo", "beats_per_bar", "title"},
-    "sync": {"mtc_in", "mtc_out", "mtc_rate", "clock_out", "clock_bpm"},
-}
-_HIT_KEYS = {"time", "label", "colour", "color", "streamer", "punch", "flutter", "tempo"}
-_MAP_KEYS = {"action", "cc", "note", "channel", "arg"}
+_SAME = object()
 
 
 class SessionError(ValueError):
@@ -61,548 +55,317 @@ class SessionError(ValueError):
         super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
 
 
+@dataclass(frozen=True)
+class Setting:
+    name: str                    # the attribute
+    key: str                     # the TOML key
+    kind: Kind
+    doc: str                     # what it is for, in a line
+    toml: object = _SAME         # the default as it would be written (or a function of the table's index);
+    #                              _SAME: the attribute's own default; None: not set
+    required: bool | str = False    # True, or the message when it is missing
+    aliases: tuple = ()          # other spellings of the key ("color")
+    unset: str = ""              # what happens when it is not set
+
+
+def setting(kind: Kind, doc: str, *, key: str | None = None, default=MISSING, factory=MISSING, toml=_SAME,
+            required: bool | str = False, aliases=(), unset: str = ""):
+    """A dataclass field that is a session setting."""
+    meta = {"setting": (kind, doc, key, toml, required, tuple(aliases), unset)}
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def settings(cls) -> list[Setting]:
+    """The settings a table declares, in order."""
+    out = []
+    for f in dataclasses.fields(cls):
+        if "setting" in f.metadata:
+            kind, doc, key, toml, required, aliases, unset = f.metadata["setting"]
+            out.append(Setting(f.name, key or f.name, kind, doc, toml, required, aliases, unset))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------- film
+
 @dataclass
 class FilmConfig:
-    path: Path
-    loop_in: object = 0          # 'HH:MM:SS:FF' or seconds; resolved to frames when the film is opened
-    loop_out: object = None      # None = the end of the film
-    sound: bool = False
-    start: str | None = None     # the first frame's timecode (a reel starting at 01:00:00:00)
-    drop_frame: bool | None = None   # 29.97 / 59.94 labels in drop-frame (HH:MM:SS;FF); None: as the file's own timecode
-    switch: str = "end"          # a new cue starts at the end of the current pass ("end") or at once ("now")
+    _title = "[film]"
+    path: Path = setting(FilePath("film"), "the film: any file FFmpeg reads (.mov, .mp4, .mkv ...), "
+                         "relative to the session file", key="file", required=True)
+    loop_in: object = setting(Position(), "loop in point: timecode HH:MM:SS:FF at the film's rate, or seconds "
+                              "(resolved to frames when the film is opened)", key="in", default=0)
+    loop_out: object = setting(Position(), "loop out point (exclusive)", key="out", default=None,
+                               unset="the end of the film")
+    sound: bool = setting(Bool(), "play the film's own sound (toggle live with M)", default=False)
+    start: str | None = setting(Position(timecode_only=True), "the timecode of the film's first frame "
+                                "(a reel that starts at 01:00:00:00)", default=None,
+                                unset="the film's own timecode, else 00:00:00:00")
+    drop_frame: bool | None = setting(Bool(), "29.97 and 59.94 fps only: drop-frame labels, written HH:MM:SS;FF",
+                                      default=None, unset="as the film's own timecode is written, else non-drop")
+    switch: str = setting(OneOf(("end", "now"), "{v}: valid: 'end' (at the end of the current pass) or 'now'"),
+                          "a new cue starts at the end of the current pass ('end') or at once ('now')",
+                          default="end")
 
+
+# ------------------------------------------------------------------------------------------------------- display
 
 @dataclass
 class DisplayConfig:
-    screen: int = 0
-    fullscreen: bool = True
-    size: tuple[int, int] | None = None   # None = the screen's own size (windowed: 1280x720)
-    fps: int = 60
-    vsync: bool = True
-    timecode: str = "off"        # burned-in timecode window: off, top-left, top-right, bottom-left, bottom-right
-    timecode_size: float = 1.0
-    feet_frames: bool = False    # also show 35 mm feet+frames
-    latency_ms: float = 0.0      # the projector's own delay: picture and its overlays are drawn this much ahead
-    analysis_offset_ms: float = 0.0   # moves the players' lines along time (positive: later)
-    a4: float = 440.0            # the reference pitch note names and cents are read against
-    monitor: bool = False        # a second window for the operator (studio view and HUD)
-    monitor_screen: int | None = None     # where it opens (default: the screen after the projector's)
-    monitor_size: tuple[int, int] | None = None
+    _title = "[display]"
+    screen: int = setting(Int(0, None, message="screens are numbered from 0, got {v}"),
+                          "the screen the picture opens on (0 = the first; the projector is often 1)", default=0)
+    fullscreen: bool = setting(Bool(), "full-screen (false: a window, as --windowed)", default=True)
+    size: tuple[int, int] | None = setting(Size(), "the picture's size, [width, height] in pixels", default=None,
+                                           unset="the screen's own size (a window: 1280x720)")
+    fps: int = setting(Int(10, 240, "frames per second"), "frames per second the picture is drawn at",
+                       default=60)
+    vsync: bool = setting(Bool(), "wait for the screen's refresh (no tearing)", default=True)
+    timecode: str = setting(OneOf(TIMECODE_PLACES, "{v} is not a place for the timecode; valid: "
+                                  + ", ".join(TIMECODE_PLACES)),
+                            "the burned-in timecode window: " + ", ".join(TIMECODE_PLACES), default="off")
+    timecode_size: float = setting(Number(0.25, 4, message="a scale from 0.25 to 4, got {v}"),
+                                   "the timecode window's size, a scale", default=1.0)
+    feet_frames: bool = setting(Bool(), "also show 35 mm feet+frames (16 frames a foot)", default=False)
+    latency_ms: float = setting(Number(0, 1000, "the projector's delay in milliseconds"),
+                                "the projector's own delay: the picture and its overlays are drawn this much "
+                                "ahead", default=0.0)
+    analysis_offset_ms: float = setting(Number(-500, 500, "milliseconds"),
+                                        "moves the players' lines along time (positive: later)", default=0.0)
+    a4: float = setting(Number(400, 480, message="the reference pitch of A4 in Hz, 400-480 (440, 442, 415 ...), "
+                                                 "got {v}"),
+                        "the reference pitch note names and cents are read against, in Hz", default=440.0)
+    monitor: bool = setting(Bool(), "a second window for the operator: the studio view and HUD (as --monitor)",
+                            default=False)
+    monitor_screen: int | None = setting(Int(0, None, message="screens are numbered from 0, got {v}"),
+                                         "the screen the operator's window opens on", default=None,
+                                         unset="the screen after the projector's")
+    monitor_size: tuple[int, int] | None = setting(Size(), "the operator's window's size, [width, height]",
+                                                   default=None, unset="1280x720")
 
 
-# concert to written pitch, in semitones, for the instruments that read transposed parts
-# (Bb: trumpet, clarinet; Bb tenor: tenor sax, bass clarinet; Eb: alto sax; F: horn; A: clarinet
-# in A; G: alto flute; D: D trumpet; octave: guitar and double bass, written an octave up)
-TRANSPOSITIONS = {"C": 0, "Bb": 2, "Bb tenor": 14, "Eb": 9, "Eb baritone": 21, "F": 7, "A": 3, "G": 5,
-                  "D": -2, "octave": 12}
+# --------------------------------------------------------------------------------------------------------- audio
 
-TIMECODE_PLACES = ("off", "top-left", "top-right", "bottom-left", "bottom-right")
+SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 192000)
+BLOCK_SIZES = (64, 128, 256, 512, 1024, 2048)
 
 
 @dataclass
 class AudioConfig:
-    input: str | int | None = None        # device name part or index; None = the default input
-    samplerate: int | None = None         # None = the device's own rate
-    blocksize: int = 256
-    hop: int = 256
-    file: Path | None = None              # a recorded performance played instead of live input
-    output: str | int | None = None       # where a recorded performance is heard
+    _title = "[audio]"
+    input: str | int | None = setting(Device(), "the input device: part of its name, or its index "
+                                      "(see `stage devices`)", default=None, unset="the default input")
+    samplerate: int | None = setting(Int(choices=SAMPLE_RATES, message="{v} is not a sample rate; valid: "
+                                         "44100, 48000, 88200, 96000, 192000 (32000, 22050)"),
+                                     "the sample rate, Hz", default=None, unset="the device's own rate")
+    blocksize: int = setting(Int(choices=BLOCK_SIZES, message="{v} frames is not allowed; valid: "
+                                 + ", ".join(map(str, BLOCK_SIZES))),
+                             "frames per audio callback (256 at 48 kHz: 5.3 ms)", default=256)
+    hop: int = setting(Int(choices=BLOCK_SIZES, message="{v} frames is not allowed; valid: "
+                           + ", ".join(map(str, BLOCK_SIZES))),
+                       "frames per analysis step", default=256)
+    file: Path | None = setting(FilePath("recording"), "a recorded performance played instead of live input "
+                                "(its channels are the players' channels)", default=None, unset="live input")
+    output: str | int | None = setting(Device(), "where a recorded performance is heard: an output device, "
+                                       "part of its name or its index", default=None, unset="the default output")
 
+
+# ------------------------------------------------------------------------------------------------------- players
 
 @dataclass
 class PlayerConfig:
-    name: str
-    colour: tuple[int, int, int]
-    channel: int                          # 1-based channel of the audio input (0 for a MIDI player)
-    lowest: int                           # MIDI note
-    highest: int
-    line: int = 0
-    midi: str | None = None               # a MIDI player: part of the input port's name
-    midi_channel: int | None = None       # 1-16, or None for every channel
-    bend_range: float = 2.0               # semitones at full pitch bend
-    transpose: int = 0                    # semitones from concert to the written pitch shown
-    gain_db: float = 0.0                  # input gain before the analysis (and the meter)
-    noise_floor: float = -50.0            # dBFS: below it nothing is pitched, and the player is silent
+    _title = "[[players]]"
+    name: str = setting(Str(strip=True, nonempty="a player needs a name"), "the player's name, as the lanes "
+                        "and the HUD show it", required=True)
+    colour: tuple[int, int, int] = setting(Colour(), "'#rrggbb', [r, g, b], or a name: " + " ".join(COLOURS),
+                                           aliases=("color",), toml=lambda i: DEFAULT_COLOURS[i % len(DEFAULT_COLOURS)])
+    channel: int = setting(Int(1, None, message="channels are numbered from 1, got {v}"),
+                           "the audio input's channel, from 1 (0 for a MIDI player)", toml=None,
+                           unset="a MIDI player (midi = \"port\")")
+    lowest: int = setting(Note(), "the instrument's lowest note, concert pitch (the tracker ignores pitches "
+                          "outside its range)", toml="E1")
+    highest: int = setting(Note(), "the instrument's highest note, concert pitch", toml="C8")
+    line: int = 0                         # the line its [[players]] table starts on
+    midi: str | None = setting(Str(strip=True, nonempty="name the MIDI input port (part of its name; "
+                                                         "see `stage devices`)"),
+                               "a MIDI player: part of the MIDI input port's name", default=None,
+                               unset="an audio player")
+    midi_channel: int | None = setting(Int(1, 16, message="MIDI channels run 1-16, got {v}"),
+                                       "a MIDI player's channel, 1-16", default=None, unset="every channel")
+    bend_range: float = setting(Number(0, 48, "pitch-bend range in semitones", above_lo=True),
+                                "a MIDI player's pitch-bend range at full bend, semitones", default=2.0)
+    transpose: int = setting(Transposition(), "show written pitch: \"Bb\" (trumpet, clarinet), \"Bb tenor\" "
+                             "(tenor sax), \"Eb\" (alto sax), \"Eb baritone\", \"F\" (horn), \"A\", \"G\", \"D\", "
+                             "\"octave\" (guitar, double bass), or semitones from concert", default=0)
+    gain_db: float = setting(Number(-40, 60, "input gain in dB"), "input gain before the analysis and the meter, dB",
+                             default=0.0)
+    noise_floor: float = setting(Number(-100, -10, "the level in dBFS below which the player is silent"),
+                                 "dBFS: quieter than this is silence (raise it in a noisy room)", default=-50.0)
 
     @property
     def is_midi(self) -> bool:
         return self.midi is not None
 
+    def _after(self, chk) -> None:
+        if any(q.name == self.name for q in chk.siblings):
+            raise chk.fail("name", f"two players are called {self.name!r}; names must differ")
+        if self.midi is not None:
+            if chk.given("channel"):
+                raise chk.fail("channel", "a player has either an audio channel or a midi port, not both "
+                                          "(midi_channel picks the MIDI channel)")
+            self.channel = 0
+            for k in ("gain_db", "noise_floor"):
+                if chk.given(k):
+                    raise chk.fail(k, f"{k} is for audio players (a MIDI player's level is its velocity)")
+        else:
+            if self.channel is None:
+                raise chk.fail("", "missing 'channel' (the audio input channel, from 1) or 'midi' "
+                                   "(a MIDI input port)")
+            for k in ("midi_channel", "bend_range"):
+                if chk.given(k):
+                    raise chk.fail(k, f"{k} is for MIDI players (with 'midi = \"port\"')")
+        if self.lowest >= self.highest:
+            raise chk.fail("highest", "highest note must be above lowest note")
+        self.line = chk.line
+
+
+# ---------------------------------------------------------------------------------------------------------- cues
 
 @dataclass
 class HitConfig:
-    time: object                 # timecode label or seconds, like a loop point
-    label: str = ""
-    colour: tuple[int, int, int] = (255, 255, 255)
-    streamer: float = 2.5        # seconds the streamer takes to cross the screen
-    punch: bool = True
-    flutter: int = 0             # beats of flutter (flashes on the beat) leading into the hit
-    tempo: float = 120.0         # beats a minute, for the flutters
+    _title = "[[cues.hits]]"
+    time: object = setting(Position(), "the hit: timecode or seconds, like a loop point", required=True)
+    label: str = setting(Str(), "its label in the studio view", default="")
+    colour: tuple[int, int, int] = setting(Colour(), "the streamer's and the punch's colour", aliases=("color",),
+                                           default=(255, 255, 255))
+    streamer: float = setting(Number(0.5, 10, message="seconds for the streamer to cross, 0.5-10 "
+                                                      "(2-3.33 is usual), got {v}"),
+                              "seconds the streamer takes to cross the screen, ending at the hit", default=2.5)
+    punch: bool = setting(Bool(), "a flash at the hit frame", default=True)
+    flutter: int = setting(Int(0, 16, "beats of flutter before the hit"),
+                           "beats of flutter (flashes on the beat) leading into the hit", default=0)
+    tempo: float = setting(Number(20, 400, "beats a minute"), "beats a minute, for the flutters", default=120.0)
 
 
 @dataclass
 class CueConfig:
-    name: str
-    loop_in: object
-    loop_out: object
-    hits: list = field(default_factory=list)
-    palette: list = field(default_factory=list)   # the players' colours in the performance view
-    harmony: list = field(default_factory=list)   # harmony.Span: the chords over the loop
-    title: str = ""              # shown in the performance view as the cue begins (the only text there)
-    harmony_at: list = field(default_factory=list)   # (position, harmony.Chord): chords at timecodes
-    tempo: float | None = None   # beats a minute, when the cue gives one
+    _title = "[[cues]]"
+    _label = ("name", "cue {!r}: ")       # errors in a cue (after its name) say which cue
+    name: str = setting(Str(), "the cue's name (1M1 ...)", toml=lambda i: f"cue {i + 1}")
+    loop_in: object = setting(Position(), "loop in point: timecode or seconds", key="in",
+                              required="missing 'in': the loop's in point (timecode or seconds)")
+    loop_out: object = setting(Position(), "loop out point (exclusive): timecode or seconds", key="out",
+                               required="missing 'out': the loop's out point (timecode or seconds)")
+    hits: list = setting(Tables(HitConfig, "hit points are written as [[cues.hits]] tables"),
+                         "hit points: a streamer crosses the screen and ends on each with a punch", factory=list)
+    palette: list = setting(ListOf(Colour(), "colour"), "the players' colours in the performance view, in order",
+                            factory=list, unset="their own colours")
+    harmony: list = setting(Harmony(), "the chords: a sequence in bars (\"Dm7 | G7 | Cmaj7*2\") at the cue's "
+                            "tempo, or [[timecode, \"chord\"], ...]", factory=list, unset="none")
+    title: str = setting(Str(120, "a title of at most {max} characters, got {n}", strip=True),
+                         "shown in the performance view as the cue begins (its only text)", default="")
+    harmony_at: list = field(default_factory=list)    # (position, harmony.Chord): chords at timecodes
+    tempo: float | None = setting(Number(20, 400, "beats a minute"), "beats a minute: the harmony's, and "
+                                  "MIDI clock's", default=None, unset="120 for the harmony")
+    beats_per_bar: int = setting(Int(1, 16, message="1-16 beats to a bar, got {v}"),
+                                 "beats to a bar in the harmony", default=4)
+
+    def _after(self, chk) -> None:
+        if any(c.name == self.name for c in chk.siblings):
+            raise chk.fail("name", f"two cues are called {self.name!r}", label=False)
+        kind, value = self.harmony if self.harmony else (None, None)
+        self.harmony = []
+        if kind == "bars":
+            from ..harmony import HarmonyError, parse_sequence
+            try:
+                self.harmony = parse_sequence(value, self.tempo or 120.0, self.beats_per_bar)
+            except HarmonyError as e:
+                raise chk.fail("harmony", str(e)) from None
+        elif kind == "at":
+            self.harmony_at = value
+
+
+# ------------------------------------------------------------------------------------------------------- control
+
+@dataclass
+class MapConfig:
+    _title = "[[control.map]]"
+    action: str = setting(Action(), "the action (see the README's list: play, pause, next_cue ...)", required=True)
+    cc: int | None = setting(Int(0, 127, message="expected 0-127, got {v}"), "a controller number, 0-127 "
+                             "(acts when it crosses 64 upwards: a pedal pressed)", default=None, unset="")
+    note: int | None = setting(Int(0, 127, message="expected 0-127, got {v}"), "a note number, 0-127",
+                               default=None, unset="")
+    channel: int | None = setting(Int(1, 16, message="MIDI channels run 1-16, got {v}"), "the MIDI channel, 1-16",
+                                  default=None, unset="any channel")
+    arg: float | None = setting(Number(), "the action's argument (a nudge's seconds, a cue's number)",
+                                default=None, unset="none")
+
+    def _after(self, chk) -> None:
+        if (self.cc is None) == (self.note is None):
+            raise chk.fail("", "a mapping needs one of 'cc' (a controller number) or 'note' (a note number)")
 
 
 @dataclass
 class ControlConfig:
-    midi: str | None = None                        # a MIDI port for control (pedal, controller)
-    maps: list = field(default_factory=list)       # [{"action", "cc"|"note", "channel", "arg"}]
-    osc_listen: tuple[str, int] | None = None      # (host, port) for OSC control in
-    osc_send: list = field(default_factory=list)   # [(host, port)] for players' data out
+    _title = "[control]"
+    midi: str | None = setting(Str(), "a MIDI input port for control (a pedal, a controller): part of its name",
+                               default=None, unset="none")
+    maps: list = setting(Tables(MapConfig, "mappings are written as [[control.map]] tables", as_dict=True),
+                         "MIDI notes and CCs mapped to actions", key="map", factory=list,
+                         unset="CC 64 (a sustain pedal) plays and pauses")
+    osc_listen: tuple[str, int] | None = setting(Address(), "OSC control in: a port, or 'host:port' "
+                                                 "(localhost unless told)", default=None, unset="no OSC control")
+    osc_send: list = setting(Addresses(), "the players' data out over OSC: 'host:port' or a list of them",
+                             factory=list, unset="none")
 
+
+# ---------------------------------------------------------------------------------------------------------- sync
 
 @dataclass
 class SyncConfig:
-    mtc_in: str | None = None        # chase MTC from this MIDI input port (a DAW)
-    mtc_out: str | None = None       # send MTC on a MIDI output port of this name (stage as master)
-    mtc_rate: float | None = None    # treat incoming MTC as this rate (23.976 for a "24" code ...)
-    clock_out: str | None = None     # send MIDI clock on a MIDI output port of this name (may be mtc_out's)
-    clock_bpm: float | None = None   # its tempo (default: the first cue's harmony tempo, else 120)
+    _title = "[sync]"
+    mtc_in: str | None = setting(Str(), "chase MTC from this MIDI input port (a DAW)", default=None, unset="none")
+    mtc_out: str | None = setting(Str(), "send MTC on a MIDI output port of this name (stage as master)",
+                                  default=None, unset="none")
+    mtc_rate: float | None = setting(Number(approx=(23.976, 24, 25, 29.97, 30), message="{v} is not an MTC rate; "
+                                            "valid: 23.976, 24, 25, 29.97, 30"),
+                                     "treat incoming MTC as this rate (23.976 for a \"24\" code ...)", default=None,
+                                     unset="the rate the code says")
+    clock_out: str | None = setting(Str(), "send MIDI clock on a MIDI output port of this name (may be mtc_out's)",
+                                    default=None, unset="none")
+    clock_bpm: float | None = setting(Number(20, 400, "beats a minute"), "MIDI clock's tempo", default=None,
+                                      unset="the first cue's tempo, else 120")
 
+
+# ------------------------------------------------------------------------------------------------------- session
 
 @dataclass
 class Session:
+    _title = "the session"
+    _unknown = "unknown section; valid sections: {valid}"
     path: Path
-    film: FilmConfig
-    display: DisplayConfig = field(default_factory=DisplayConfig)
-    audio: AudioConfig = field(default_factory=AudioConfig)
-    players: list[PlayerConfig] = field(default_factory=list)
-    control: ControlConfig = field(default_factory=ControlConfig)
-    cues: list = field(default_factory=list)       # CueConfig; one from [film] in/out if none are given
+    film: FilmConfig = setting(Section(FilmConfig), "the film and its loop",
+                               required="missing [film] section (film.file is required)")
+    display: DisplayConfig = setting(Section(DisplayConfig), "the picture", factory=DisplayConfig)
+    audio: AudioConfig = setting(Section(AudioConfig), "the audio input", factory=AudioConfig)
+    players: list[PlayerConfig] = setting(Tables(PlayerConfig, "players are written as [[players]] tables, one each"),
+                                          "the players", factory=list)
+    control: ControlConfig = setting(Section(ControlConfig), "MIDI and OSC control", factory=ControlConfig)
+    cues: list = setting(Tables(CueConfig, "cues are written as [[cues]] tables, one each"),
+                         "named loops with hit points, switched live", factory=list,
+                         unset="one cue over [film] in/out")
     cues_from_film: bool = False                   # no [[cues]]: the one cue is [film] in/out
-    sync: SyncConfig = field(default_factory=SyncConfig)
-    lines: dict = field(default_factory=dict, repr=False)
+    sync: SyncConfig = setting(Section(SyncConfig), "timecode and clock", factory=SyncConfig)
+    lines: dict = field(default_factory=dict, repr=False)   # key path -> line
+    raw: dict = field(default_factory=dict, repr=False)     # the file as TOML read it
 
     def error(self, key: str, message: str) -> SessionError:
-        return SessionError(self.path, _line_of(self.lines, key), key, message)
+        return SessionError(self.path, line_of(self.lines, key), key, message)
 
-
-def _key_lines(text: str) -> dict[str, int]:
-    """Map 'table.key' and 'players[i].key' to the line they are written on."""
-    lines: dict[str, int] = {}
-    table = ""
-    counts: dict[str, int] = {}
-    for no, raw in enumerate(text.splitlines(), 1):
-        s = raw.strip()
-        if not s or s.startswith("#"):
-            continue
-        m = re.match(r"^\[\[\s*([\w.-]+)\s*\]\]", s)
-        if m:
-            name = m.group(1)
-            parent, _, child = name.rpartition(".")
-            if parent in counts:                  # [[cues.hits]]: belongs to the last [[cues]]
-                name = f"{parent}[{counts[parent] - 1}].{child}"
-            i = counts.get(name, 0)
-            counts[name] = i + 1
-            table = f"{name}[{i}]"
-            lines.setdefault(table, no)
-            continue
-        m = re.match(r"^\[\s*([\w.-]+)\s*\]", s)
-        if m:
-            table = m.group(1)
-            lines.setdefault(table, no)
-            continue
-        m = re.match(r"^\"?([\w-]+)\"?\s*=", s)
-        if m:
-            key = f"{table}.{m.group(1)}" if table else m.group(1)
-            lines.setdefault(key, no)
-    return lines
-
-
-def _line_of(lines: dict, key: str) -> int:
-    while key:
-        if key in lines:
-            return lines[key]
-        key = key.rsplit(".", 1)[0] if "." in key else ""
-    return 0
-
-
-def parse_colour(value) -> tuple[int, int, int]:
-    if isinstance(value, str):
-        v = value.strip().lower()
-        if v in COLOURS:
-            return COLOURS[v]
-        m = re.fullmatch(r"#?([0-9a-f]{6})", v)
-        if m:
-            h = m.group(1)
-            return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
-    if isinstance(value, list) and len(value) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in value):
-        return tuple(value)
-    raise ValueError(f"{value!r} is not a colour; use '#rrggbb', [r, g, b] or one of: {', '.join(COLOURS)}")
-
-
-def load_session(path, base_dir: Path | None = None) -> Session:
-    """Read and validate a session file. Raises SessionError naming file, line and key."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SessionError(path, 0, "", "no such session file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SessionError(path, 0, "", f"cannot read it: {e}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        m = re.search(r"line (\d+)", str(e))
-        raise SessionError(path, int(m.group(1)) if m else 0, "", f"not valid TOML: {e}") from None
-    lines = _key_lines(text)
-    base = base_dir or path.parent
-
-    def err(key, message):
-        return SessionError(path, _line_of(lines, key), key, message)
-
-    for top in data:
-        if top not in _SECTIONS:
-            raise err(top, f"unknown section; valid sections: {', '.join(_SECTIONS)}")
-    for sec, allowed in _SECTIONS.items():
-        arrays = sec in ("players", "cues")
-        tables = data.get(sec, [] if arrays else {})
-        if arrays:
-            if not isinstance(tables, list):
-                raise err(sec, f"{sec} are written as [[{sec}]] tables, one each")
-            named = [(f"{sec}[{i}]", t) for i, t in enumerate(tables)]
-        else:
-            if not isinstance(tables, dict):
-                raise err(sec, f"[{sec}] must be a table")
-            named = [(sec, tables)]
-        for prefix, t in named:
-            for k in t:
-                if k not in allowed:
-                    raise err(f"{prefix}.{k}", f"unknown key; valid keys in [{sec}]: {', '.join(sorted(allowed))}")
-
-    def get(table: dict, prefix: str, key: str, types, default=None, required=False):
-        if key not in table:
-            if required:
-                raise err(prefix, f"missing required key '{key}'")
-            return default
-        v = table[key]
-        if isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-            raise err(f"{prefix}.{key}", f"expected {_type_names(types)}, got {v!r}")
-        if not isinstance(v, types):
-            raise err(f"{prefix}.{key}", f"expected {_type_names(types)}, got {v!r}")
-        return v
-
-    # [film]
-    f = data.get("film")
-    if f is None:
-        raise SessionError(path, 0, "film", "missing [film] section (film.file is required)")
-    fname = get(f, "film", "file", str, required=True)
-    fpath = (base / fname).expanduser() if not Path(fname).is_absolute() else Path(fname)
-    if not fpath.exists():
-        raise err("film.file", f"film not found: {fpath}")
-    loop_in = get(f, "film", "in", (str, int, float), 0)
-    loop_out = get(f, "film", "out", (str, int, float), None)
-    for key, v in (("in", loop_in), ("out", loop_out)):
-        if v is not None:
-            _check_position(v, lambda m, key=key: err(f"film.{key}", m))
-    start = get(f, "film", "start", str, None)
-    if start is not None:
-        _check_position(start, lambda m: err("film.start", m))
-    switch = get(f, "film", "switch", str, "end")
-    if switch not in ("end", "now"):
-        raise err("film.switch", f"{switch!r}: valid: 'end' (at the end of the current pass) or 'now'")
-    film = FilmConfig(fpath, loop_in, loop_out, get(f, "film", "sound", bool, False), start,
-                      get(f, "film", "drop_frame", bool, None), switch)
-
-    # [display]
-    d = data.get("display", {})
-    size = get(d, "display", "size", list, None)
-    if size is not None:
-        if len(size) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and 64 <= x <= 16384 for x in size):
-            raise err("display.size", f"expected [width, height] in pixels, got {size!r}")
-        size = (size[0], size[1])
-    fps = get(d, "display", "fps", int, 60)
-    if not 10 <= fps <= 240:
-        raise err("display.fps", f"expected 10-240 frames per second, got {fps}")
-    screen = get(d, "display", "screen", int, 0)
-    if screen < 0:
-        raise err("display.screen", f"screens are numbered from 0, got {screen}")
-    place = get(d, "display", "timecode", str, "off")
-    if place not in TIMECODE_PLACES:
-        raise err("display.timecode", f"{place!r} is not a place for the timecode; valid: {', '.join(TIMECODE_PLACES)}")
-    tsize = get(d, "display", "timecode_size", (int, float), 1.0)
-    if not 0.25 <= tsize <= 4:
-        raise err("display.timecode_size", f"a scale from 0.25 to 4, got {tsize}")
-    latency = get(d, "display", "latency_ms", (int, float), 0.0)
-    if not 0 <= latency <= 1000:
-        raise err("display.latency_ms", f"the projector's delay in milliseconds, 0-1000, got {latency}")
-    aoff = get(d, "display", "analysis_offset_ms", (int, float), 0.0)
-    if not -500 <= aoff <= 500:
-        raise err("display.analysis_offset_ms", f"milliseconds, -500 to 500, got {aoff}")
-    a4 = get(d, "display", "a4", (int, float), 440.0)
-    if not 400 <= a4 <= 480:
-        raise err("display.a4", f"the reference pitch of A4 in Hz, 400-480 (440, 442, 415 ...), got {a4}")
-    mscreen = get(d, "display", "monitor_screen", int, None)
-    if mscreen is not None and mscreen < 0:
-        raise err("display.monitor_screen", f"screens are numbered from 0, got {mscreen}")
-    msize = get(d, "display", "monitor_size", list, None)
-    if msize is not None:
-        if len(msize) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and 64 <= x <= 16384 for x in msize):
-            raise err("display.monitor_size", f"expected [width, height] in pixels, got {msize!r}")
-        msize = (msize[0], msize[1])
-    display = DisplayConfig(screen, get(d, "display", "fullscreen", bool, True), size, fps,
-                            get(d, "display", "vsync", bool, True), place, float(tsize),
-                            get(d, "display", "feet_frames", bool, False), float(latency), float(aoff),
-                            float(a4), get(d, "display", "monitor", bool, False), mscreen, msize)
-
-    # [audio]
-    a = data.get("audio", {})
-    sr = get(a, "audio", "samplerate", int, None)
-    if sr is not None and sr not in (22050, 32000, 44100, 48000, 88200, 96000, 192000):
-        raise err("audio.samplerate", f"{sr} is not a sample rate; valid: 44100, 48000, 88200, 96000, 192000 (32000, 22050)")
-    bs = get(a, "audio", "blocksize", int, 256)
-    hop = get(a, "audio", "hop", int, 256)
-    for key, v in (("blocksize", bs), ("hop", hop)):
-        if v not in (64, 128, 256, 512, 1024, 2048):
-            raise err(f"audio.{key}", f"{v} frames is not allowed; valid: 64, 128, 256, 512, 1024, 2048")
-    afile = get(a, "audio", "file", str, None)
-    if afile is not None:
-        afile = (base / afile) if not Path(afile).is_absolute() else Path(afile)
-        if not afile.exists():
-            raise err("audio.file", f"recording not found: {afile}")
-    audio = AudioConfig(get(a, "audio", "input", (str, int), None), sr, bs, hop, afile,
-                        get(a, "audio", "output", (str, int), None))
-
-    # [[players]]
-    players: list[PlayerConfig] = []
-    plist = data.get("players", [])
-    if not plist:
-        raise SessionError(path, 0, "players", "no players: add at least one [[players]] table with name and channel")
-    for i, p in enumerate(plist):
-        pre = f"players[{i}]"
-        name = get(p, pre, "name", str, required=True).strip()
-        if not name:
-            raise err(f"{pre}.name", "a player needs a name")
-        if any(q.name == name for q in players):
-            raise err(f"{pre}.name", f"two players are called {name!r}; names must differ")
-        ckey = "colour" if "colour" in p else "color"
-        try:
-            colour = parse_colour(p[ckey]) if ckey in p else COLOURS[DEFAULT_COLOURS[i % len(DEFAULT_COLOURS)]]
-        except ValueError as e:
-            raise err(f"{pre}.{ckey}", str(e)) from None
-        midi = get(p, pre, "midi", str, None)
-        if midi is not None:
-            if "channel" in p:
-                raise err(f"{pre}.channel", "a player has either an audio channel or a midi port, not both "
-                                            "(midi_channel picks the MIDI channel)")
-            if not midi.strip():
-                raise err(f"{pre}.midi", "name the MIDI input port (part of its name; see `stage devices`)")
-            ch = 0
-        else:
-            ch = get(p, pre, "channel", int, None)
-            if ch is None:
-                raise err(pre, "missing 'channel' (the audio input channel, from 1) or 'midi' (a MIDI input port)")
-            if ch < 1:
-                raise err(f"{pre}.channel", f"channels are numbered from 1, got {ch}")
-            for k in ("midi_channel", "bend_range"):
-                if k in p:
-                    raise err(f"{pre}.{k}", f"{k} is for MIDI players (with 'midi = \"port\"')")
-        mch = get(p, pre, "midi_channel", int, None)
-        if mch is not None and not 1 <= mch <= 16:
-            raise err(f"{pre}.midi_channel", f"MIDI channels run 1-16, got {mch}")
-        bend = get(p, pre, "bend_range", (int, float), 2.0)
-        if not 0 < bend <= 48:
-            raise err(f"{pre}.bend_range", f"pitch-bend range in semitones, 0-48, got {bend}")
-        notes = {}
-        for key, default in (("lowest", "E1"), ("highest", "C8")):
-            v = get(p, pre, key, str, default)
-            try:
-                notes[key] = parse_note(v)
-            except NoteError as e:
-                raise err(f"{pre}.{key}", str(e)) from None
-        if notes["lowest"] >= notes["highest"]:
-            raise err(f"{pre}.highest", "highest note must be above lowest note")
-        tr = get(p, pre, "transpose", (str, int), 0)
-        if isinstance(tr, str):
-            if tr not in TRANSPOSITIONS:
-                raise err(f"{pre}.transpose", f"{tr!r} is not a transposition; valid: "
-                                              f"{', '.join(repr(k) for k in TRANSPOSITIONS)}, or semitones")
-            tr = TRANSPOSITIONS[tr]
-        elif not -36 <= tr <= 36:
-            raise err(f"{pre}.transpose", f"semitones from concert to written pitch, -36 to 36, got {tr}")
-        gain = get(p, pre, "gain_db", (int, float), 0.0)
-        if not -40 <= gain <= 60:
-            raise err(f"{pre}.gain_db", f"input gain in dB, -40 to 60, got {gain}")
-        floor = get(p, pre, "noise_floor", (int, float), -50.0)
-        if not -100 <= floor <= -10:
-            raise err(f"{pre}.noise_floor", f"the level in dBFS below which the player is silent, -100 to -10, got {floor}")
-        if ch == 0 and ("gain_db" in p or "noise_floor" in p):
-            k = "gain_db" if "gain_db" in p else "noise_floor"
-            raise err(f"{pre}.{k}", f"{k} is for audio players (a MIDI player's level is its velocity)")
-        players.append(PlayerConfig(name, colour, ch, notes["lowest"], notes["highest"],
-                                    _line_of(lines, pre), midi.strip() if midi else None, mch, float(bend),
-                                    int(tr), float(gain), float(floor)))
-    control = _control(data.get("control", {}), err, get)
-    cues = _cues(data.get("cues", []), err, get)
-    from_film = not cues
-    if from_film:
-        cues = [CueConfig("loop", film.loop_in, film.loop_out)]
-    y = data.get("sync", {})
-    rate = get(y, "sync", "mtc_rate", (int, float), None)
-    if rate is not None and not any(abs(rate - r) < 0.01 for r in (23.976, 24, 25, 29.97, 30)):
-        raise err("sync.mtc_rate", f"{rate} is not an MTC rate; valid: 23.976, 24, 25, 29.97, 30")
-    bpm = get(y, "sync", "clock_bpm", (int, float), None)
-    if bpm is not None and not 20 <= bpm <= 400:
-        raise err("sync.clock_bpm", f"beats a minute, 20-400, got {bpm}")
-    sync = SyncConfig(get(y, "sync", "mtc_in", str, None), get(y, "sync", "mtc_out", str, None),
-                      None if rate is None else float(rate), get(y, "sync", "clock_out", str, None),
-                      None if bpm is None else float(bpm))
-    return Session(path, film, display, audio, players, control, cues, from_film, sync, lines)
-
-
-def _cues(cues, err, get):
-    out = []
-    names = set()
-    for i, c in enumerate(cues):
-        pre = f"cues[{i}]"
-        name = get(c, pre, "name", str, f"cue {i + 1}")
-        if name in names:
-            raise err(f"{pre}.name", f"two cues are called {name!r}")
-        names.add(name)
-        if "in" not in c or "out" not in c:
-            raise err(pre, f"cue {name!r} needs 'in' and 'out' (timecode or seconds)")
-        for k in ("in", "out"):
-            v = get(c, pre, k, (str, int, float))
-            _check_position(v, lambda m, k=k, pre=pre: err(f"{pre}.{k}", m))
-        hits = []
-        for j, h in enumerate(c.get("hits", [])):
-            hp = f"{pre}.hits[{j}]"
-            for k in h:
-                if k not in _HIT_KEYS:
-                    raise err(f"{hp}.{k}", f"unknown key; valid keys in [[cues.hits]]: {', '.join(sorted(_HIT_KEYS))}")
-            t = get(h, hp, "time", (str, int, float), required=True)
-            _check_position(t, lambda m, hp=hp: err(f"{hp}.time", m))
-            ckey = "colour" if "colour" in h else "color"
-            try:
-                colour = parse_colour(h[ckey]) if ckey in h else (255, 255, 255)
-            except ValueError as e:
-                raise err(f"{hp}.{ckey}", str(e)) from None
-            streamer = get(h, hp, "streamer", (int, float), 2.5)
-            if not 0.5 <= streamer <= 10:
-                raise err(f"{hp}.streamer", f"seconds for the streamer to cross, 0.5-10 (2-3.33 is usual), got {streamer}")
-            flutter = get(h, hp, "flutter", int, 0)
-            if not 0 <= flutter <= 16:
-                raise err(f"{hp}.flutter", f"beats of flutter before the hit, 0-16, got {flutter}")
-            tempo = get(h, hp, "tempo", (int, float), 120.0)
-            if not 20 <= tempo <= 400:
-                raise err(f"{hp}.tempo", f"beats a minute, 20-400, got {tempo}")
-            hits.append(HitConfig(t, get(h, hp, "label", str, ""), colour, float(streamer),
-                                  get(h, hp, "punch", bool, True), flutter, float(tempo)))
-        palette = []
-        for j, v in enumerate(get(c, pre, "palette", list, [])):
-            try:
-                palette.append(parse_colour(v))
-            except ValueError as e:
-                raise err(f"{pre}.palette", f"colour {j + 1}: {e}") from None
-        harmony, harmony_at = [], []
-        cue_tempo = get(c, pre, "tempo", (int, float), None)       # the harmony's, and MIDI clock's
-        if cue_tempo is not None and not 20 <= cue_tempo <= 400:
-            raise err(f"{pre}.tempo", f"cue {name!r}: beats a minute, 20-400, got {cue_tempo}")
-        if "harmony" in c and isinstance(c["harmony"], list):
-            # chords at timecodes: [["00:00:06:00", "Dm7"], ["00:00:08:12", "G7"], [10.5, "C dorian"]]
-            from ..harmony import HarmonyError, parse_chord
-            for j, entry in enumerate(c["harmony"], 1):
-                if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str)
-                        and isinstance(entry[0], (str, int, float)) and not isinstance(entry[0], bool)):
-                    raise err(f"{pre}.harmony", f"cue {name!r}: chord {j}: expected [timecode, \"chord\"] "
-                                                f"(\"HH:MM:SS:FF\" or seconds), got {entry!r}")
-                _check_position(entry[0], lambda m, j=j, k=f"{pre}.harmony", cue=name: err(k, f"cue {cue!r}: chord {j}: {m}"))
-                try:
-                    harmony_at.append((entry[0], parse_chord(entry[1])))
-                except HarmonyError as e:
-                    raise err(f"{pre}.harmony", f"cue {name!r}: chord {j} ({entry[1]!r}): {e}") from None
-            if not harmony_at:
-                raise err(f"{pre}.harmony", f"cue {name!r}: no chords in the list")
-        elif "harmony" in c:
-            from ..harmony import HarmonyError, parse_sequence
-            text = get(c, pre, "harmony", str)
-            tempo = cue_tempo or 120.0
-            bpb = get(c, pre, "beats_per_bar", int, 4)
-            if not 1 <= bpb <= 16:
-                raise err(f"{pre}.beats_per_bar", f"cue {name!r}: 1-16 beats to a bar, got {bpb}")
-            try:
-                harmony = parse_sequence(text, float(tempo), bpb)
-            except HarmonyError as e:
-                raise err(f"{pre}.harmony", f"cue {name!r}: {e}") from None
-        title = get(c, pre, "title", str, "")
-        if len(title) > 120:
-            raise err(f"{pre}.title", f"cue {name!r}: a title of at most 120 characters, got {len(title)}")
-        out.append(CueConfig(name, c["in"], c["out"], hits, palette, harmony, title.strip(), harmony_at,
-                             None if cue_tempo is None else float(cue_tempo)))
-    return out
-
-
-def _address(value, key, err, default_host="127.0.0.1"):
-    """'host:port' or a port number -> (host, port); OSC stays on localhost unless told."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        host, port = default_host, value
-    elif isinstance(value, str) and value.rpartition(":")[2].isdigit():
-        host, _, port = value.rpartition(":")
-        host, port = host or default_host, int(port)
-    else:
-        raise err(key, f"expected a port number or 'host:port', got {value!r}")
-    if not 1 <= port <= 65535:
-        raise err(key, f"ports run 1-65535, got {port}")
-    return host, port
-
-
-def _control(c, err, get):
-    from ..control.actions import ACTIONS
-    if not isinstance(c, dict):
-        raise err("control", "[control] must be a table")
-    cfg = ControlConfig()
-    cfg.midi = get(c, "control", "midi", str, None)
-    if "osc_listen" in c:
-        cfg.osc_listen = _address(c["osc_listen"], "control.osc_listen", err)
-    sends = c.get("osc_send", [])
-    if not isinstance(sends, list):
-        sends = [sends]
-    cfg.osc_send = [_address(v, "control.osc_send", err) for v in sends]
-    maps = c.get("map", [])
-    if not isinstance(maps, list):
-        raise err("control.map", "mappings are written as [[control.map]] tables")
-    for i, m in enumerate(maps):
-        pre = f"control.map[{i}]"
-        for k in m:
-            if k not in _MAP_KEYS:
-                raise err(f"{pre}.{k}", f"unknown key; valid keys in [[control.map]]: {', '.join(sorted(_MAP_KEYS))}")
-        action = get(m, pre, "action", str, required=True)
-        if action not in ACTIONS:
-            raise err(f"{pre}.action", f"no action {action!r}; the actions are: {', '.join(ACTIONS)}")
-        if ("cc" in m) == ("note" in m):
-            raise err(pre, "a mapping needs one of 'cc' (a controller number) or 'note' (a note number)")
-        for k in ("cc", "note"):
-            if k in m and not (isinstance(m[k], int) and 0 <= m[k] <= 127):
-                raise err(f"{pre}.{k}", f"expected 0-127, got {m[k]!r}")
-        ch = get(m, pre, "channel", int, None)
-        if ch is not None and not 1 <= ch <= 16:
-            raise err(f"{pre}.channel", f"MIDI channels run 1-16, got {ch}")
-        arg = get(m, pre, "arg", (int, float), None)
-        cfg.maps.append({"action": action, "cc": m.get("cc"), "note": m.get("note"), "channel": ch,
-                         "arg": None if arg is None else float(arg)})
-    return cfg
-
-
-def _check_position(v, error):
-    from ..film.timecode import TimecodeError, parse_position
-    try:
-        parse_position(v, 30)  # shape check only; frame range is checked against the film itself
-    except TimecodeError as e:
-        if "frames run" not in str(e) and "before the film" not in str(e):
-            raise error(str(e)) from None
-
-
-def _type_names(types) -> str:
-    types = types if isinstance(types, tuple) else (types,)
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list"}
-    return " or ".join(names.get(t, t.__name__) for t in types)
+    def _after(self, chk) -> None:
+        if not self.players:
+            raise chk.fail("players", "no players: add at least one [[players]] table with name and channel")
+        self.cues_from_film = not self.cues
+        if self.cues_from_film:
+            self.cues = [CueConfig("loop", self.film.loop_in, self.film.loop_out)]
