@@ -70,6 +70,9 @@ def main(argv=None) -> int:
                 "analyze": cmd_analyze, "cuts": cmd_cuts}[args.cmd](args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:           # `stage check ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:
         from .audio.devices import DeviceError
         from .film.decoder import FilmError

@@ -242,11 +242,24 @@ class Show:
         if ctl.midi:
             from .control.midi import DEFAULT_MAP, MidiControl, append_mapping
             self.midi_control = MidiControl(ctl.maps or DEFAULT_MAP, self.controls, f"midi {ctl.midi}",
-                                            on_learn=lambda m: append_mapping(s.path, m))
+                                            on_learn=self._save_learned)
         if s.sync.mtc_in:
             from .midi.mtc import MtcChase, MtcReader
             self.mtc_reader = MtcReader()
             self.chase = MtcChase(self.mtc_reader, self.film.info.fps, self.film.tc.start, s.sync.mtc_rate)
+
+    learn_error = ""
+
+    def _save_learned(self, mapping) -> None:
+        """A mapping learned live goes into the session file (off the MIDI thread); a file that
+        cannot be written says so in the HUD, and the mapping still works for this run."""
+        from .control.midi import append_mapping
+        from .session import SessionError
+        try:
+            append_mapping(self.session.path, mapping)
+            self.learn_error = ""
+        except (SessionError, OSError) as e:
+            self.learn_error = f"not saved: {e}"
 
     def _check_control(self) -> list[str]:
         c = self.session.control
@@ -526,7 +539,8 @@ class Show:
         if v.learn:
             lines.append((f"MIDI LEARN: send a note or CC for '{v.learn}'  (L: next action)", 0.9, (120, 255, 160)))
         elif v.learned:
-            lines.append((f"learned: {v.learned} (saved)", 0.9, (120, 255, 160)))
+            lines.append((f"learned: {v.learned} " + (f"({self.learn_error})" if self.learn_error else "(saved)"),
+                          0.9, (255, 110, 90) if self.learn_error else (120, 255, 160)))
         if v.markers and film is not None:
             lines.append((f"markers {len(v.markers)}, last at {film.tc.label(v.markers[-1][0])}", 0.8, (255, 230, 120)))
         if self.renderer is not None:
