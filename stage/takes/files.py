@@ -247,9 +247,9 @@ class TakeFiles:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise TakeError(self.folder, "is being recorded by another process") from None
+        self._opened_files = True           # from here on, what is in the folder is this take's
         os.ftruncate(self._lock_fd, 0)
         os.write(self._lock_fd, f"{os.getpid()}\n".encode())
-        self._opened_files = True           # from here on, what is in the folder is this take's
         if reserve_bytes > 0:
             fd = os.open(self._reserve, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             try:
