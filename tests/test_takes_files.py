@@ -297,7 +297,7 @@ def test_the_files_are_read_during_the_take_up_to_the_last_sync(tmp_path):
                 take.write_midi(500.0 + k * 256 / SR, [0x90, 40, 90], port="Nord")
                 notes_sent += 1
             k += 1
-        take.sync()
+        take.sync(wait=True)                                 # the manifest too is on disk when it returns
         synced = take.status.frames
         for j in range(30):                                  # written after the sync: not yet in the header
             take.write_audio(known_block(k + j))

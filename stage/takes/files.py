@@ -26,23 +26,28 @@ pulls from the capture ring, the analysis feeds, the MIDI inputs and the transpo
 
 What the caller must do
 -----------------------
-Every method does at most one ``write`` of what it is given (``sync`` and ``close``: one
-header write and one flush to disk per file, and the manifest), and returns; none waits for
-anything else, none raises on a disk error. A disk that stalls stalls the call for as long
-as the write takes, so the caller buffers: the capture ring (and the queues of analysis rows
-and MIDI) must hold at least the longest stall to ride out plus one sync; with that,
+The writer thread is the only caller. Every write method does one ``write`` of what it is
+given and returns; ``sync()`` rewrites the headers in place (one small ``pwrite`` a file)
+and hands the rest to the take's flusher thread, which waits for the disk (``fdatasync`` of
+every file, the .mid and the manifest written and renamed into place): a disk that takes a
+second to flush, as a shared virtual disk does now and then (BENCHMARKS.md), does not hold
+up the writer. None of them raises on a disk error. A write to a disk that stalls still
+stalls its call for as long as the kernel holds it, so the caller buffers: the capture ring
+(and the queues of analysis rows and MIDI) must hold the longest stall to ride out; then
 nothing is lost (tests/test_takes_faults.py: writes that take 500 ms, a 2 s buffer, every
-sample arrives). The writer thread is the only caller; ``status`` may be read from any
-thread (the HUD): it is one immutable ``TakeStatus``, replaced as a whole.
+sample arrives; a 0.2 s buffer loses blocks). Write what has gathered since the last wake
+in one call per file (a block of 1024 frames, not four of 256). ``close()`` waits for the
+disk (``close(wait=False)`` does not; ``join()`` then waits). ``status`` may be read from any
+thread (the HUD): it is one immutable ``TakeStatus``, replaced as a whole at every sync.
 
 A disk error (full disk, quota, file too large, I/O error) stops the take and never raises:
-every file is cut back to whole frames and records and finished (the 8 MiB kept in
-``.reserve`` since the start is given back first, so the MIDI file and the manifest can
-still be written on a full disk), ``status.state`` says ``"disk_full"`` or ``"error"`` and
-``status.error`` says what and when, and later calls are counted as dropped. ``close()``
-still closes. Mistakes of the caller (a block of the wrong shape or type, an unknown player)
-raise ValueError or TypeError at once: they are bugs to see in tests, not conditions of the
-night.
+every file is cut back to whole frames and records and its header rewritten, the 8 MiB kept
+in ``.reserve`` since the start is given back, so the MIDI file and the manifest can still
+be written on the full disk; ``status.state`` says ``"disk_full"`` or ``"error"`` and
+``status.error`` says what and when; later calls are counted as dropped. ``close()`` still
+finishes the files. Mistakes of the caller (a block of the wrong shape or type, an unknown
+player) raise ValueError or TypeError at once: they are bugs to see in tests, not
+conditions of the night.
 
 The folder
 ----------
@@ -66,6 +71,8 @@ import fcntl
 import io
 import math
 import os
+import threading
+import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -74,6 +81,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import clock
+from ..worker import Worker
 from . import manifest as mf
 from . import records, smf, wav
 from .folders import TakeError, bytes_per_second, free_bytes, parse_folder_name, safe_name
@@ -99,7 +107,8 @@ class OsIO:
 
 @dataclass(frozen=True)
 class TakeStatus:
-    """What the HUD shows about a take; one snapshot, replaced as a whole."""
+    """What the HUD shows about a take: one snapshot, replaced as a whole at every sync, on
+    a disk error and at close."""
     state: str                    # "recording", "disk_full", "error" (recording stopped), "closed"
     error: str | None             # what stopped it, when something did
     folder: str
@@ -111,8 +120,9 @@ class TakeStatus:
     dropped_frames: int           # audio frames handed over after recording stopped
     dropped_rows: int
     dropped_midi: int
-    worst_sync_s: float
+    worst_sync_s: float           # the longest sync() call (headers, handing over)
     syncs: int
+    worst_flush_s: float          # the longest the flusher took to make a sync durable
 
 
 class _Appender:
@@ -152,6 +162,80 @@ class _Appender:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+@dataclass(frozen=True)
+class _Job:
+    manifest: bytes | None        # the manifest of a sync (None: the final job builds its own)
+    mid: bytes | None             # the .mid, when it is to be rewritten
+    final: bool
+
+
+class _StepError(Exception):
+    def __init__(self, err: OSError, step: str):
+        super().__init__(step)
+        self.err, self.step = err, step
+
+
+class _Flusher(Worker):
+    """The take's own thread that waits for the disk: it flushes the files to disk, writes
+    the .mid and the manifest after each sync, and finishes the take at close. A job waiting
+    when a newer one comes is merged into it (the newer manifest holds everything)."""
+    thread_name = "stage-take-flusher"
+
+    def __init__(self, run_job, clock_):
+        self._init_worker()
+        self._run_job, self._clock = run_job, clock_
+        self._cond = threading.Condition()
+        self._pending: _Job | None = None
+        self._posted = self._done = 0
+        self.error: tuple[OSError, str] | None = None      # the first failed sync's error and step
+        self.worst = 0.0
+
+    def post(self, job: _Job) -> int:
+        with self._cond:
+            old = self._pending
+            if old is not None:
+                job = _Job(job.manifest or old.manifest, job.mid if job.mid is not None else old.mid,
+                           job.final or old.final)
+            self._pending = job
+            self._posted += 1
+            self._cond.notify_all()
+            return self._posted
+
+    def wait(self, seq: int, timeout: float | None = None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._done >= seq or not self._thread.is_alive(), timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None:
+                    if self._stop.is_set():
+                        return
+                    self._cond.wait()
+                job, self._pending, seq = self._pending, None, self._posted
+            t = self._clock()
+            try:
+                self._run_job(job)
+            except _StepError as e:
+                if self.error is None:
+                    self.error = (e.err, e.step)
+            except Exception:                    # a bug: say so, and go on flushing
+                traceback.print_exc()
+            self.worst = max(self.worst, self._clock() - t)
+            with self._cond:
+                self._done = seq
+                self._cond.notify_all()
+            if job.final:
+                return
 
 
 def _fps(value) -> Fraction:
@@ -206,6 +290,8 @@ class TakeFiles:
         self._lock_fd = -1
         self._reserve = self.folder / ".reserve"
         self._mid_path = None
+        self._flusher = None
+        self._last_post = 0
         self._opened_files = False
         try:
             self._open(reserve_bytes)
@@ -297,8 +383,11 @@ class TakeFiles:
         self._files = {"audio": f"{stem}.wav",
                        "analysis": {k: v["file"] for k, v in self._analysis.items()},
                        "midi": self._mid_name, "midi_log": "midi.jsonl", "markers": "markers.csv"}
-        self._write_mid(durable=False)
-        self._write_manifest()
+        self._write_file(self._mid_name, self._song.to_bytes())
+        self._mid_dirty = False
+        mf.write_blob(self.folder, mf.encode(self._manifest(final=False)))
+        mf.sync_dir(self.folder)
+        self._flusher = _Flusher(self._flush_job, self._clock).start()
 
     def _stream(self, rel: str) -> _Appender:
         s = _Appender(self._io, self.folder / rel)
@@ -427,48 +516,52 @@ class TakeFiles:
         self._gaps.append({"t_from": float(t_from), "t_to": float(t_to), "seconds": round(t_to - t_from, 6),
                            "audio_frame": self._frames, "reason": str(reason)})
 
-    def sync(self) -> None:
-        """Make everything written so far durable and readable by other programs: the WAV's
-        and the analysis files' headers rewritten, every file flushed to disk, the .mid
-        rewritten, the manifest replaced. About once a second."""
+    def sync(self, wait: bool = False) -> None:
+        """Make everything written so far readable by other programs at once (the WAV's and
+        the analysis files' headers are rewritten in place) and durable soon after: the take's
+        flusher thread flushes every file to disk, rewrites the .mid and replaces the manifest
+        (``status.worst_flush_s`` says how long that took at worst). About once a second;
+        returns without waiting for the disk, unless ``wait`` (tests, a careful caller)."""
         if self._closed:
             return
         t = self._clock()
+        self._check_flusher()
         if self._state == "recording":
-            step = "sync"
             try:
-                for step, fn in self._steps(durable=True, final=False):
-                    fn()
+                self._write_headers()
             except OSError as e:
-                self._fail(e, step)
+                self._fail(e, "rewriting the headers")
+            else:
+                self._post(final=False)
         dt = self._clock() - t
         self._syncs += 1
         self._worst_sync = max(self._worst_sync, dt)
+        if wait:
+            self._flusher.wait(self._last_post)
+            self._check_flusher()
         self._publish()
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         """Finish every file and the manifest (which then says ``clean``: true when every file
-        was finished). Safe to call twice; after a disk error it finishes what it can."""
+        was finished, and ``error`` if a disk error stopped the take early). With ``wait``
+        (the default) it returns when all is on disk; with ``wait=False`` at once, and the
+        flusher finishes (``status.state`` becomes ``"closed"``; ``join()`` waits for it).
+        Safe to call twice; nothing may be written after it."""
         if self._closed:
             return
-        if self._state == "recording":
-            self._finish()
-        else:
-            self._unfinished = []
-            self._finish()
+        self._check_flusher()
         self._closed = True
-        for s in self._streams:
-            try:
-                s.close()
-            except OSError:
-                pass
-        if not self._unfinished:
-            self._release()
-        elif self._lock_fd >= 0:
-            os.close(self._lock_fd)
-            self._lock_fd = -1
-        self._state = "closed"
-        self._publish()
+        try:
+            self._write_headers()
+        except OSError as e:
+            self._unfinished.append(f"rewriting the headers: {e.strerror or e}")
+        self._post(final=True)
+        if wait:
+            self.join()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait until the flusher has finished a closed take."""
+        self._flusher.join(timeout)
 
     def __enter__(self):
         return self
@@ -490,6 +583,12 @@ class TakeFiles:
         return self._status.error
 
     @property
+    def frames(self) -> int:
+        """Audio frames written so far (the writer thread's own count; ``status`` holds the
+        last sync's)."""
+        return self._frames
+
+    @property
     def seconds(self) -> float:
         return self._frames / self.samplerate
 
@@ -501,44 +600,87 @@ class TakeFiles:
         left = None if self._free is None else self._free / bytes_per_second(self.channels, self.samplerate)
         self._status = TakeStatus(self._state, self._error, str(self.folder), self._frames, self.seconds,
                                   self.bytes_written, self._free, left, self._frames_dropped,
-                                  self._rows_dropped, self._midi_dropped, self._worst_sync, self._syncs)
+                                  self._rows_dropped, self._midi_dropped, self._worst_sync, self._syncs,
+                                  self._flusher.worst if self._flusher is not None else 0.0)
 
-    # -- finishing
-    def _steps(self, durable: bool, final: bool):
-        yield "audio header", self._write_audio_header
-        for name, e in self._analysis.items():
-            yield f"analysis of {name}", lambda e=e: self._write_rows_header(e)
-        if durable:
-            for s in self._streams:
-                yield f"flushing {s.path.name}", s.flush
-        yield "MIDI file", lambda: self._write_mid(durable=final, force=final)
-        yield "manifest", lambda: self._write_manifest(final=final)
-        if durable:
-            yield "free space", self._measure_free
-
-    def _write_audio_header(self) -> None:
+    # -- syncing and finishing
+    def _write_headers(self) -> None:
         self._io.pwrite(self._audio.fd, wav.header(self.channels, self.samplerate, self._frames, self._wav_limit), 0)
+        for e in self._analysis.values():
+            if e["said"] != e["rows"]:
+                self._io.pwrite(e["stream"].fd, records.header(records.ANALYSIS_DTYPE, e["rows"]), 0)
+                e["said"] = e["rows"]
 
-    def _write_rows_header(self, e: dict) -> None:
-        if e["said"] != e["rows"]:
-            self._io.pwrite(e["stream"].fd, records.header(records.ANALYSIS_DTYPE, e["rows"]), 0)
-            e["said"] = e["rows"]
-
-    def _write_mid(self, durable: bool, force: bool = True) -> None:
-        if not self._mid_dirty and not force:
-            return
+    def _mid_blob(self, force: bool) -> bytes | None:
+        """The .mid as of now when it has changed and is due (at most every second per MB)."""
+        if not (self._mid_dirty or force):
+            return None
         blob = self._song.to_bytes()
         now = self._clock()
         if not force and now - self._mid_written_at < MID_REWRITE_S_PER_MB * len(blob) / 1e6:
-            return
-        tmp = self.folder / (self._mid_name + ".tmp")
+            return None
+        self._mid_written_at = now
+        self._mid_dirty = False
+        return blob
+
+    def _post(self, final: bool) -> None:
+        """Hand the flusher this moment: the manifest as of now (built here, so it is one
+        consistent state of the writer's), the .mid when due; the final job builds its own."""
+        manifest = None if final else mf.encode(self._manifest(final=False))
+        self._last_post = self._flusher.post(_Job(manifest, self._mid_blob(force=final), final))
+
+    def _flush_job(self, job: "_Job") -> None:
+        if job.final:
+            self._flush(job, self._unfinished)
+        elif self._state != "recording":
+            self._flush(job, [])              # after a disk error: what can be done; close() tries again
+        else:
+            self._flush(job, None)
+
+    def _check_flusher(self) -> None:
+        err = self._flusher.error
+        if err is not None and self._state == "recording":
+            self._fail(*err)
+
+    def _flush(self, job: "_Job", collect: list | None) -> None:
+        """Run by the flusher: every file to disk, the .mid, the manifest. A failing step raises
+        (a sync: the writer stops the take at its next sync) or, for the final job, is noted
+        in ``collect`` and the rest go on."""
+        def step(name, fn):
+            try:
+                fn()
+            except OSError as e:
+                if collect is None:
+                    raise _StepError(e, name) from None
+                collect.append(f"{name}: {e.strerror or e}")
+
+        for st in self._streams:
+            step(f"flushing {st.path.name}", st.flush)
+        if job.mid is not None:
+            step("MIDI file", lambda: self._write_file(self._mid_name, job.mid))
+        step("free space", self._measure_free)
+        if job.final:
+            step("manifest", lambda: mf.write_blob(self.folder, mf.encode(self._manifest(final=True))))
+            for st in self._streams:
+                try:
+                    st.close()
+                except OSError:
+                    pass
+            self._release()
+            self._state = "closed"
+            self._publish()
+        else:
+            step("manifest", lambda: mf.write_blob(self.folder, job.manifest))
+
+    def _write_file(self, name: str, blob: bytes) -> None:
+        """``name`` replaced by ``blob`` (temp + rename, flushed first)."""
+        tmp = self.folder / (name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
             view = memoryview(blob)
             while view:
                 view = view[self._io.write(fd, view):]
-            if durable:
-                self._io.fdatasync(fd)
+            self._io.fdatasync(fd)
         except OSError:
             os.close(fd)
             try:
@@ -547,9 +689,7 @@ class TakeFiles:
                 pass
             raise
         os.close(fd)
-        os.replace(tmp, self.folder / self._mid_name)
-        self._mid_written_at = now
-        self._mid_dirty = False
+        os.replace(tmp, self.folder / name)
 
     def _measure_free(self) -> None:
         self._free = free_bytes(self.folder)
@@ -574,16 +714,12 @@ class TakeFiles:
             m["unfinished"] = list(self._unfinished)
         return m
 
-    def _write_manifest(self, final: bool = False) -> None:
-        mf.write(self.folder, self._manifest(final))
-
     def _fail(self, e: OSError, what: str) -> None:
         """A disk error: stop, give back the reserve, cut every file to whole frames and
-        records, finish what can be finished. Never raises."""
+        records, rewrite the headers, hand the rest to the flusher. Never raises."""
         if self._state != "recording":
             return
-        full = e.errno in _FULL
-        self._state = "disk_full" if full else "error"
+        self._state = "disk_full" if e.errno in _FULL else "error"
         why = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else (e.strerror or str(e))
         self._error = (f"{what}: {why}, at {self.seconds:.1f} s of audio; recording stopped, "
                        f"everything written until then is kept")
@@ -592,7 +728,11 @@ class TakeFiles:
         except OSError:
             pass
         self._cut()
-        self._finish(final=False)
+        try:
+            self._write_headers()
+        except OSError as err:
+            self._unfinished.append(f"rewriting the headers: {err.strerror or err}")
+        self._post(final=False)
         self._publish()
 
     def _cut(self) -> None:
@@ -606,11 +746,3 @@ class TakeFiles:
             self._midi_log.cut(self._midi_log.good)
         except OSError as err:
             self._unfinished.append(f"cutting the files back to whole records: {err.strerror}")
-
-    def _finish(self, final: bool = True) -> None:
-        """Every step of a sync and the manifest; each that fails is noted, the rest go on."""
-        for step, fn in self._steps(durable=True, final=final):
-            try:
-                fn()
-            except OSError as err:
-                self._unfinished.append(f"{step}: {err.strerror or err}")

@@ -18,11 +18,19 @@ FORMAT = "stage-take"
 VERSION = 1
 
 
+def encode(manifest: dict) -> bytes:
+    return (json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
 def write(folder, manifest: dict, durable: bool = True) -> None:
     """Write ``manifest`` atomically (temp + rename); with ``durable``, flushed to disk."""
+    write_blob(folder, encode(manifest), durable)
+
+
+def write_blob(folder, blob: bytes, durable: bool = True) -> None:
+    """Write an encoded manifest atomically (temp + rename); with ``durable``, flushed to disk."""
     folder = Path(folder)
     tmp = folder / (NAME + ".tmp")
-    blob = (json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         view = memoryview(blob)
