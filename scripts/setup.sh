@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Set up stage in ./.venv: the Debian packages it needs, then the Python packages.
 #   scripts/setup.sh          what `stage demo` needs (libportaudio2)
-#   scripts/setup.sh --test   also what the tests need (jackd2, xvfb, ffmpeg, liblo-tools, pytest, JACK-Client)
+#   scripts/setup.sh --test   also what the tests need (jackd2, xvfb, ffmpeg, liblo-tools, midicsv, pytest, JACK-Client)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(libportaudio2 libsndfile1)
 extras=""
 if [[ "${1:-}" == "--test" ]]; then
-    pkgs+=(jackd2 xvfb ffmpeg liblo-tools)   # ffmpeg: ffprobe reads back the reels the tests make;
-    #                                        jackd2 brings jack_midi_dump; liblo-tools: oscsend, oscdump
+    pkgs+=(jackd2 xvfb ffmpeg liblo-tools midicsv)   # ffmpeg: ffprobe reads back the reels and takes the tests
+    #                                        make; jackd2 brings jack_midi_dump; liblo-tools: oscsend, oscdump;
+    #                                        midicsv reads back the takes' MIDI files
     extras="[test]"
 fi
 command -v gcc >/dev/null 2>&1 || pkgs+=(gcc)           # aubio builds from source on some Pythons

@@ -64,10 +64,16 @@ def main(argv=None) -> int:
     p.add_argument("--session", type=Path, default=None,
                    help="add the cuts as hit points to the cues whose loops hold them (and use its timecode)")
     p.add_argument("--cue", type=int, default=None, help="only into this cue (from 1)")
+    p = sub.add_parser("takes", help="list the recorded takes in a folder, or repair those a crash left unfinished")
+    p.add_argument("folder", type=Path, nargs="?", default=Path("takes"),
+                   help="a takes folder, or one take's folder (default: ./takes)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--repair", action="store_true",
+                   help="repair the unfinished takes in FOLDER (or the take FOLDER) and say what was done")
     args = ap.parse_args(argv)
     try:
         return {"demo": cmd_demo, "run": cmd_run, "devices": cmd_devices, "check": cmd_check,
-                "analyze": cmd_analyze, "cuts": cmd_cuts}[args.cmd](args)
+                "analyze": cmd_analyze, "cuts": cmd_cuts, "takes": cmd_takes}[args.cmd](args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:           # `stage check ... | head`: the reader has what it wanted
@@ -244,6 +250,55 @@ def cmd_cuts(args) -> int:
     if session is not None:
         n = write_hits(args.session, by_cue)
         print(f"added {n} hit point(s) to {args.session}", file=sys.stderr)
+    return 0
+
+
+def cmd_takes(args) -> int:
+    """List the takes in a folder (a table, or JSON), or repair the unfinished ones."""
+    from .takes import TakeError, describe, find_unfinished, list_takes, repair_take
+    from .takes.listing import is_take
+    folder = args.folder
+    try:
+        if args.repair:
+            if is_take(folder):
+                targets = [folder]
+            elif folder.is_dir():
+                targets = find_unfinished(folder)
+            else:
+                raise TakeError(folder, "no such folder")
+            results = {}
+            for take in targets:
+                results[str(take)] = done = repair_take(take)
+                if not args.json:
+                    print(f"{take.name}:" + ("".join(f"\n  {line}" for line in done) if done else " nothing to repair"))
+            if args.json:
+                print(json.dumps(results, indent=2, ensure_ascii=False))
+            elif not targets:
+                print(f"nothing to repair in {folder}")
+            return 0
+        rows = [describe(folder)] if is_take(folder) else list_takes(folder)
+    except TakeError as e:
+        print(f"stage: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title=f"takes in {folder}", title_justify="left")
+    for name, just in (("cue", "left"), ("take", "right"), ("start", "left"), ("duration", "right"),
+                       ("players", "left"), ("size", "right"), ("status", "left")):
+        table.add_column(name, justify=just)
+    for r in rows:
+        d = r["duration_s"]
+        dur = "?" if d is None else f"{int(d // 60)}:{d % 60:04.1f}"
+        status = r["status"] + (f" ({r['error']})" if r["error"] else "")
+        table.add_row(str(r["cue"] or r["folder"]), str(r["take"] or ""), r["start_timecode"] or "", dur,
+                      ", ".join(p for p in r["players"] if p), f"{r['size_bytes'] / 1e6:.1f} MB", status)
+    console = Console()
+    console.print(table)
+    total = sum(r["size_bytes"] for r in rows)
+    console.print(f"{len(rows)} take(s), {total / 1e9:.2f} GB")
     return 0
 
 
