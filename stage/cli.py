@@ -35,6 +35,11 @@ def _view_args(p):
     p.add_argument("--monitor", action="store_true",
                    help="also open the operator's monitor: a second window with the studio view and HUD")
     p.add_argument("--monitor-snapshot", type=Path, default=None, help="write the monitor's last frame to this PNG")
+    p.add_argument("--record", action="store_true", help="record takes from the start (toggle with R)")
+    p.add_argument("--ghost", type=Path, default=None, metavar="TAKE",
+                   help="draw this take's pass as the ghost in the lanes (default: the last pass; G toggles)")
+    p.add_argument("--takes", type=Path, default=None, metavar="FOLDER",
+                   help="record takes into this folder (default: [takes] folder, or takes/ beside the session)")
 
 
 def main(argv=None) -> int:
@@ -112,7 +117,8 @@ def _perform(session, args) -> int:
     import pygame
 
     from .show import Show
-    show = Show(session, _options(session, args), play_out=not args.silent, trace_path=args.trace)
+    show = Show(session, _options(session, args), play_out=not args.silent, trace_path=args.trace,
+                record=args.record, ghost_take=args.ghost, takes_dir=args.takes)
     try:
         stats = show.run(args.seconds, args.snapshot)
     except pygame.error as e:

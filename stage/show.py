@@ -29,8 +29,13 @@ class Part:
 class Show:
     """Everything a run needs. Nothing is opened until ``start`` (or ``run``)."""
 
-    def __init__(self, session, options, play_out: bool = True, trace_path=None, clock=None, stall=None):
+    def __init__(self, session, options, play_out: bool = True, trace_path=None, clock=None, stall=None,
+                 record: bool = False, ghost_take=None, takes_dir=None):
         self.session, self.opt, self.play_out, self.trace_path = session, options, play_out, trace_path
+        self.record, self.ghost_take, self.takes_dir = record, ghost_take, takes_dir
+        self.recorder = None
+        self.ghost = None
+        self.midi_log = None
         self.clock = clock or _clock.now
         self.stall = stall
         self.film = None
@@ -70,7 +75,8 @@ class Show:
             parts.append(Part("sync out", self._start_sync_out, self._stop_sync_out, self._check_sync_out))
         if s.control.osc_send:
             parts.append(Part("osc out", self._start_osc_out, self._stop_osc_out))
-        parts += [Part("controller", self._start_controller, self._stop_controller),
+        parts += [Part("recorder", self._start_recorder, self._stop_recorder, self._check_recorder),
+                  Part("controller", self._start_controller, self._stop_controller),
                   Part("sound", self._start_sound, self._stop_sound)]
         if audio:            # last: a recorded performance starts with the picture, as it was played to it
             parts.append(Part("audio in", self._start_audio, self._stop_audio))
@@ -116,7 +122,10 @@ class Show:
     def run(self, seconds=None, snapshot=None) -> dict:
         self.start()
         try:
-            self.transport.restart(playing=self.chase is None)      # chasing MTC, the film waits for the code
+            t0 = self.clock()
+            self.transport.restart(t0, playing=self.chase is None)  # chasing MTC, the film waits for the code
+            if self.record:
+                self.recorder.start(at=t0)                           # armed from the start: --record
             stats = self.pacer.run(seconds, snapshot)
         finally:
             self.stop()
@@ -308,7 +317,9 @@ class Show:
         listeners = [(s.control.midi, self.midi_control)] if self.midi_control else []
         if self.mtc_reader is not None:
             listeners.append((s.sync.mtc_in, self.mtc_reader))
-        self.midi = open_midi_inputs(s.players, self.feeds, listeners, self.clock)
+        from .midi.inputs import MidiLog
+        self.midi_log = MidiLog()            # every message received, for the recorder
+        self.midi = open_midi_inputs(s.players, self.feeds, listeners, self.clock, log=self.midi_log)
         keys = self._midi_ports()
         for m in self.midi:
             try:
@@ -357,8 +368,10 @@ class Show:
         from .render.scene import Renderer
         from .render.window import Window
         self.window = Window(self.opt, self.film.info.fps)
+        from .render.ghost import GhostStore
+        self.ghost = GhostStore.from_take(self.ghost_take) if self.ghost_take else GhostStore()
         self.renderer = Renderer(self.session.players, self.feeds, self.film, None, self.transport, self.opt,
-                                 hud_lines=self.hud_lines)
+                                 hud_lines=self.hud_lines, ghost=self.ghost)
         self.renderer.resize(self.window.size)
         self.pacer = FramePacer(self.window, self.renderer, self.controls, view=lambda: self.controller.view,
                                 pending=lambda: self.director.pending, on_resize=self._resized, fps=self.opt.fps,
@@ -429,12 +442,48 @@ class Show:
             except Exception:
                 pass
 
+    # -- takes
+    def _takes_dir(self):
+        from .takes import default_takes_dir
+        t = self.session.takes
+        return self.takes_dir or t.folder or default_takes_dir(self.session.path)
+
+    def _check_recorder(self) -> list[str]:
+        from .takes import TakeError, check_can_record
+        t = self.session.takes
+        where = self._takes_dir()
+        if self.record:                       # refused before anything starts: a folder we cannot use
+            ch = max([p.channel for p in self.session.players if not p.is_midi] or [1])
+            try:
+                check_can_record(where, ch, self.session.audio.samplerate or 48000, t.keep_free_minutes)
+            except TakeError as e:
+                raise self.session.error("takes.folder", str(e)) from None
+        return [f"takes    {where}  (R records; at least {t.keep_free_minutes:g} min of room asked for)"]
+
+    def _start_recorder(self):
+        from .takes import find_unfinished, repair_take
+        from .takes.recorder import Recorder
+        where = self._takes_dir()
+        for folder in find_unfinished(where):          # what a crash left: made whole, and said
+            for what in repair_take(folder):
+                print(f"stage: repaired {folder.name}: {what}", file=sys.stderr)
+        self._check_recorder()
+        devices = {"input": self.source.status.device} if self.source is not None else {}
+        self.recorder = Recorder(self.session, self.source, self.session.players, self.feeds, self.transport,
+                                 self.film, self.midi_log, view=lambda: self.controller.view if self.controller
+                                 else None, ghost=self.ghost, takes_dir=where, clock=self.clock,
+                                 devices=devices).run()
+
+    def _stop_recorder(self):
+        self.recorder.close()
+
     # -- the controller: the one thread that acts
     def _start_controller(self):
         from .control.controller import Controller, ViewState
         self.controller = Controller(self.controls, self.transport, self.director, self.chase,
                                      sound_toggle=self.toggle_sound, midi_control=self.midi_control,
-                                     view=ViewState(view=self.opt.mode, hud=self.opt.hud), clock=self.clock).start()
+                                     view=ViewState(view=self.opt.mode, hud=self.opt.hud), clock=self.clock,
+                                     recorder=self.recorder).start()
 
     def _stop_controller(self):
         self.controller.stop()
@@ -535,6 +584,10 @@ class Show:
         if self.mtc_sender is not None:
             lines.append((f"MTC out: quarter frames {self.mtc_sender.sent}  full frames {self.mtc_sender.full_frames}",
                           0.8, (220, 220, 220)))
+        rec = self.recorder.hud() if self.recorder is not None else ""
+        if rec:
+            bad = "ERROR" in rec or "FULL" in rec or "refused" in rec or "lost" in rec
+            lines.append((rec, 1.0, (255, 90, 90) if bad else (255, 80, 80) if "REC" in rec else (220, 220, 220)))
         v = fs.view
         if v.learn:
             lines.append((f"MIDI LEARN: send a note or CC for '{v.learn}'  (L: next action)", 0.9, (120, 255, 160)))
@@ -558,6 +611,9 @@ class Show:
             "markers": [self.film.tc.label(f) for f, _ in (view.markers if view else ())],
             "controls": self.controls.received if self.controls else 0,
             "cue_switches": self.director.switches if self.director else 0,
+            "takes": [str(p) for p in self.recorder.takes] if self.recorder else [],
+            "recording_lost_s": round(self.recorder.lost_frames / max(1, self.source.samplerate), 3)
+            if self.recorder and self.source else 0.0,
             "players": {lv.player.name: {"status": lv.status,
                                          "note_hz": round(lv.shown_hz, 2) if lv.status == "pitch" else 0.0}
                         for lv in self.renderer.lanes.lanes} if self.renderer else {},

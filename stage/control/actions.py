@@ -27,6 +27,10 @@ ACTIONS = {
     "fade": "fade the film to black / back over two seconds (the players stay)",
     "sound": "the film's own sound on / off",
     "learn": "MIDI learn (with a [control] midi port): each time, the next action to bind; the next note or CC binds it",
+    "record": "start / stop recording a take",
+    "record_start": "start recording a take (if not recording)",
+    "record_stop": "stop recording (the take is closed)",
+    "ghost": "the ghost of the last pass in each lane, on / off",
 }
 
 

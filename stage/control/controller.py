@@ -32,6 +32,7 @@ class ViewState:
     markers: tuple = ()            # (file frame, clock time) of each marker tapped
     learn: str | None = None       # MIDI learn: the action the next message binds
     learned: str = ""              # the last binding learned, as the HUD says it
+    ghost: bool = True             # the ghost of the last pass in the lanes
 
     def fade_at(self, t: float) -> float:
         """How far the film is faded to black at clock time ``t`` (0 to 1)."""
@@ -47,9 +48,11 @@ class Controller(Worker):
     upkeep between actions. ``view`` is the published ViewState."""
 
     def __init__(self, controls, transport, director=None, chase=None, sound_toggle=None,
-                 midi_control=None, view: ViewState = ViewState(), clock=_clock.now, period: float = 0.004):
+                 midi_control=None, view: ViewState = ViewState(), clock=_clock.now, period: float = 0.004,
+                 recorder=None):
         self.controls, self.transport, self.director, self.chase = controls, transport, director, chase
         self.sound_toggle, self.midi_control, self.clock, self.period = sound_toggle, midi_control, clock, period
+        self.recorder = recorder
         self.view = view
         self.applied = 0
         self._init_worker("stage-controller")
@@ -119,6 +122,15 @@ class Controller(Worker):
         elif a == "sound":
             if self.sound_toggle is not None:
                 self.sound_toggle()
+        elif a == "ghost":
+            self.view = replace(v, ghost=not v.ghost)
+        elif a in ("record", "record_start", "record_stop"):
+            r = self.recorder
+            if r is not None:              # (it acts on its own thread: the disk never waits here)
+                if a == "record_start" or (a == "record" and not r.recording):
+                    r.start(at=c.t)          # from the moment it was asked for
+                else:
+                    r.stop()
         elif a == "toggle_play":
             tr.toggle(t)
         elif a == "play":

@@ -18,6 +18,7 @@ it looks.
 
 from __future__ import annotations
 
+import collections
 import math
 import threading
 from dataclasses import dataclass, replace
@@ -113,10 +114,19 @@ class Transport:
         self.locates = 0               # jumps made (locates, nudges, restarts, switches), for the HUD
         t = clock()
         self.segment = Segment(0, cue, loop[0], loop[1] - loop[0], float(fps), playing, t, 0.0, 1, t)
+        self._history = collections.deque([(t, self.segment)], maxlen=256)   # (when published, segment)
 
     # -- reading (any thread)
     def at(self, t: float | None = None) -> Position:
         return self.segment.at(self.clock() if t is None else t)
+
+    def at_past(self, t: float) -> Position:
+        """Where the film was at ``t`` (which may be a while ago: a recorder asks of the sound it
+        captured then), from the segment that was in force then, not the one now."""
+        for t_pub, seg in reversed(self._history):
+            if t_pub <= t:
+                return seg.at(t)
+        return self._history[0][1].at(t)
 
     @property
     def playing(self) -> bool:
@@ -133,6 +143,7 @@ class Transport:
     # -- moving (the owner)
     def _publish(self, seg: Segment) -> Segment:
         self.segment = seg
+        self._history.append((self.clock(), seg))
         return seg
 
     def _now_segment(self, t: float, *, playing: bool | None = None, offset: float | None = None,

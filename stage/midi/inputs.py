@@ -43,14 +43,40 @@ def find_port(spec: str):
                         + ("; ".join(seen) if seen else "none"))
 
 
+class MidiLog:
+    """Every MIDI message received, stamped on arrival, for a recorder: the inputs' callbacks
+    append (several ports: several threads, so under a lock held for one append); a reader
+    takes what came since its own count. Holds the newest ``capacity`` messages."""
+
+    def __init__(self, capacity: int = 65536):
+        self.capacity = capacity
+        self._items: list = [None] * capacity      # (t, port, bytes)
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def append(self, t: float, port: str, message) -> None:
+        with self._lock:
+            self._items[self.count % self.capacity] = (t, port, bytes(message))
+            self.count += 1
+
+    def since(self, start: int) -> tuple[list, int]:
+        """(messages after the first ``start``, the count to ask from next time); those
+        already overwritten are skipped (counted by the gap between ``start`` and the first)."""
+        with self._lock:
+            end = self.count
+            first = max(start, end - self.capacity)
+            return [self._items[k % self.capacity] for k in range(first, end)], end
+
+
 class MidiInput:
     """One open MIDI input port feeding every player that listens to it.
 
     It keeps one rtmidi client for its whole life (creating JACK clients over and over would
     disturb the audio graph) and uses it to see whether its port is still there."""
 
-    def __init__(self, spec: str, feeds, clock=_clock.now, retry: float = 0.5):
+    def __init__(self, spec: str, feeds, clock=_clock.now, retry: float = 0.5, log: MidiLog | None = None):
         self.spec, self.feeds, self.clock, self.retry = spec, list(feeds), clock, retry
+        self.log = log
         self.port_name = None
         self.state = "closed"
         self.messages = 0
@@ -65,6 +91,8 @@ class MidiInput:
         self.messages += 1
         for f in self.feeds:
             f.take(t, msg)
+        if self.log is not None:
+            self.log.append(t, self.port_name or self.spec, msg)
 
     def _index(self):
         for i, name in enumerate(self._midi.get_ports()):
@@ -124,7 +152,7 @@ class MidiInput:
         self.state = "closed"
 
 
-def open_midi_inputs(players, feeds, listeners=(), clock=_clock.now) -> list[MidiInput]:
+def open_midi_inputs(players, feeds, listeners=(), clock=_clock.now, log: MidiLog | None = None) -> list[MidiInput]:
     """One MidiInput per distinct port, feeding the MIDI players on it and the other
     ``listeners`` ((port, listener): the MIDI control, an MTC reader) on theirs."""
     by_port: dict[str, list] = {}
@@ -133,7 +161,7 @@ def open_midi_inputs(players, feeds, listeners=(), clock=_clock.now) -> list[Mid
             by_port.setdefault(p.midi, []).append(f)
     for port, listener in listeners:
         by_port.setdefault(port, []).append(listener)
-    return [MidiInput(spec, fs, clock) for spec, fs in by_port.items()]
+    return [MidiInput(spec, fs, clock, log=log) for spec, fs in by_port.items()]
 
 
 class VirtualOutput:

@@ -387,9 +387,13 @@ class LanesLayer:
         for lv in self.lanes:
             lv.shift(dx)
 
+    under = None              # a layer painted between the grid and the trail (the ghost)
+
     def paint(self, surface) -> None:
         """The grid and the trail as they are (the picture under them already painted)."""
         blit_strips(surface, self.grid)
+        if self.under is not None:
+            self.under.paint(surface)
         blit_strips(surface, self.trail)
 
     def keep_column(self, surface) -> None:

@@ -61,7 +61,7 @@ class FrameState:
 
 class Renderer:
     def __init__(self, players, feeds, film=None, director=None, transport=None, options: ViewOptions = None,
-                 hud_lines=None):
+                 hud_lines=None, ghost=None):
         from ..control.controller import ViewState
         self.players, self.feeds, self.film = players, feeds, film
         self.director, self.transport = director, transport
@@ -69,6 +69,7 @@ class Renderer:
         self.hud_lines = hud_lines or default_hud_lines
         self.idle_view = ViewState()
         self.size = None
+        self.ghost_store = ghost          # GhostStore: the analysis of passes recorded (or of a chosen take)
 
     # -- layout
     def resize(self, size) -> None:
@@ -79,6 +80,10 @@ class Renderer:
         self.lanes = LanesLayer(self.players, self.feeds, (w, h), self.text, self.scale, self.opt.seconds_visible,
                                 self.opt.a4, chord_at=self.chord_at if self.transport is not None else None)
         self.now_x = self.lanes.now_x
+        self.ghost = None
+        if self.ghost_store is not None and self.transport is not None and self.film is not None:
+            from .ghost import GhostLayer
+            self.ghost = GhostLayer(self.lanes, self.ghost_store, self.transport, float(self.film.info.fps))
         from ..film.decoder import fit_rect
         aspect = self.film.info.aspect if self.film is not None else w / h
         self.film_rect = fit_rect(aspect, (w, h))
@@ -152,6 +157,9 @@ class Renderer:
         """Everything but what the players' newest results add."""
         view = fs.view
         self.lanes.scroll_to(fs.t_lanes + self.opt.analysis_offset_ms / 1000.0)
+        if self.ghost is not None:
+            self.ghost.scroll_to(self.lanes.t_right)
+            self.lanes.under = self.ghost if getattr(view, "ghost", False) else None
         if fs.pos is not None:
             self.film_layer.prepare(fs)
         self.film_layer.paint(screen)

@@ -14,6 +14,7 @@ import pygame
 
 KEYS = {pygame.K_SPACE: "toggle_play", pygame.K_h: "hud", pygame.K_b: "blackout", pygame.K_t: "marker",
         pygame.K_v: "toggle_view", pygame.K_d: "fade", pygame.K_m: "sound", pygame.K_l: "learn",
+        pygame.K_r: "record", pygame.K_g: "ghost",
         pygame.K_PAGEDOWN: "next_cue", pygame.K_PAGEUP: "prev_cue", pygame.K_RETURN: "switch_now"}
 NUMBER_KEYS = {getattr(pygame, f"K_{n}"): n for n in range(1, 10)}
 WINDOWPOS_CENTERED_DISPLAY = 0x2FFF0000

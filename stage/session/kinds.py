@@ -416,6 +416,26 @@ class FilePath(Kind):
         return toml_text(str(value))
 
 
+class FolderPath(Kind):
+    """A folder, relative to the session file's folder (or absolute, or from ~); made when it is
+    needed, so it need not exist yet (whether it can be written is checked before it is used)."""
+    expects = "a folder name"
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def check(self, v, ctx):
+        if not isinstance(v, str):
+            raise self.wrong_type(v)
+        if not v.strip() or "\x00" in v:
+            raise Invalid(f"expected the {self.what}'s folder name, got {got(v)}")
+        p = Path(v).expanduser()
+        return p if p.is_absolute() else ctx.base / p
+
+    def show_given(self, raw, value) -> str:
+        return toml_text(str(value))
+
+
 class ListOf(Kind):
     """A list of values of one kind (``what``: what each one is, for the message)."""
 

@@ -35,12 +35,12 @@ from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 
 from .kinds import (COLOURS, DEFAULT_COLOURS, TIMECODE_PLACES, TRANSPOSITIONS, Action, Address, Addresses,
-                    Bool, Colour, Device, FilePath, Harmony, Int, Kind, ListOf, Note, Number, OneOf, Position,
-                    Section, Size, Str, Tables, Transposition, parse_colour)
+                    Bool, Colour, Device, FilePath, FolderPath, Harmony, Int, Kind, ListOf, Note, Number, OneOf,
+                    Position, Section, Size, Str, Tables, Transposition, parse_colour)
 from .lines import line_of
 
 __all__ = ["AudioConfig", "COLOURS", "ControlConfig", "CueConfig", "DEFAULT_COLOURS", "DisplayConfig", "FilmConfig",
-           "HitConfig", "MapConfig", "PlayerConfig", "Session", "SessionError", "Setting", "SyncConfig",
+           "HitConfig", "MapConfig", "PlayerConfig", "Session", "SessionError", "Setting", "SyncConfig", "TakesConfig",
            "TIMECODE_PLACES", "TRANSPOSITIONS", "parse_colour", "setting", "settings"]
 
 _SAME = object()
@@ -340,6 +340,18 @@ class SyncConfig:
 
 # ------------------------------------------------------------------------------------------------------- session
 
+# --------------------------------------------------------------------------------------------------------- takes
+
+@dataclass
+class TakesConfig:
+    _title = "[takes]"
+    folder: Path | None = setting(FolderPath("takes"), "where takes are recorded: one folder per take inside it",
+                                  default=None, unset="takes/ beside the session file")
+    keep_free_minutes: float = setting(Number(1, 24 * 60, "minutes of audio"),
+                                       "a take is refused unless the disk has room for this many minutes of "
+                                       "every input channel", default=10.0)
+
+
 @dataclass
 class Session:
     _title = "the session"
@@ -357,6 +369,7 @@ class Session:
                          unset="one cue over [film] in/out")
     cues_from_film: bool = False                   # no [[cues]]: the one cue is [film] in/out
     sync: SyncConfig = setting(Section(SyncConfig), "timecode and clock", factory=SyncConfig)
+    takes: TakesConfig = setting(Section(TakesConfig), "recording takes", factory=TakesConfig)
     lines: dict = field(default_factory=dict, repr=False)   # key path -> line
     raw: dict = field(default_factory=dict, repr=False)     # the file as TOML read it
 
