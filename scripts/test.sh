@@ -14,7 +14,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-jackd --no-realtime -n "$name" -d dummy -r 48000 -p 256 -C 8 -P 8 >/tmp/"$name"-jackd.log 2>&1 &
+jackd --no-realtime -S -n "$name" -d dummy -r 48000 -p 256 -C 8 -P 8 >/tmp/"$name"-jackd.log 2>&1 &
 pids+=($!)
 for n in $(seq 99 140); do
     [[ -e /tmp/.X11-unix/X$n || -e /tmp/.X$n-lock ]] || break

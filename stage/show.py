@@ -37,7 +37,8 @@ class Show:
         self.ghost = None
         self.midi_log = None
         self.clock = clock or _clock.now
-        self.stall = stall
+        from .faults import draw_stall
+        self.stall = stall or draw_stall()
         self.film = None
         self.feeds = []
         self.source = self.analysis = None
@@ -61,7 +62,7 @@ class Show:
                  Part("feeds", self._make_feeds)]
         audio = any(not p.is_midi for p in s.players)
         if audio:
-            parts.append(Part("audio", self._open_audio, None, self._check_audio))
+            parts.append(Part("audio", self._open_audio, self._close_audio, self._check_audio))
         else:                # a session of MIDI players opens no audio input at all
             parts.append(Part("audio", check=lambda: ["audio    none (every player is a MIDI player)"]))
         parts.append(Part("control", self._make_control, None, self._check_control))
@@ -180,6 +181,10 @@ class Show:
         self.analysis = AnalysisThread(self.source.ring, [p for p, _ in audio], [f for _, f in audio],
                                        [p.channel - 1 for p, _ in audio], s.audio.hop,
                                        self.source.doorbell, self.source.status, clock=self.clock)
+
+    def _close_audio(self):
+        if self.source is not None:
+            self.source.close()
 
     def _start_audio(self):
         from .audio.devices import DeviceError
@@ -464,10 +469,14 @@ class Show:
         from .takes import find_unfinished, repair_take
         from .takes.recorder import Recorder
         where = self._takes_dir()
-        for folder in find_unfinished(where):          # what a crash left: made whole, and said
+        self._check_recorder()
+        try:
+            unfinished = find_unfinished(where) if where.is_dir() else []
+        except OSError:
+            unfinished = []
+        for folder in unfinished:                       # what a crash left: made whole, and said
             for what in repair_take(folder):
                 print(f"stage: repaired {folder.name}: {what}", file=sys.stderr)
-        self._check_recorder()
         devices = {"input": self.source.status.device} if self.source is not None else {}
         self.recorder = Recorder(self.session, self.source, self.session.players, self.feeds, self.transport,
                                  self.film, self.midi_log, view=lambda: self.controller.view if self.controller

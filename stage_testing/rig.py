@@ -16,11 +16,16 @@ import numpy as np
 from stage.clock import raise_thread_priority
 
 
-def start_jack(channels: int = 8, rate: int = 48000, period: int = 256, name: str | None = None):
-    """Start ``jackd -d dummy`` under a name of its own; returns (name, process)."""
+def start_jack(channels: int = 8, rate: int = 48000, period: int = 256, name: str | None = None,
+               sync: bool = True):
+    """Start ``jackd -d dummy`` under a name of its own; returns (name, process). ``sync``: the
+    server waits for every client each cycle (jackd -S), so a client that is late on a loaded
+    machine delays the cycle instead of losing or reordering what it passes on; what stage
+    itself loses then shows, not what the machine did to the test's own clients."""
     name = name or f"stage-{uuid.uuid4().hex[:8]}"
     log = open(os.path.join(tempfile.gettempdir(), f"{name}-jackd.log"), "w")   # never a pipe nobody reads
-    proc = subprocess.Popen([shutil.which("jackd") or "jackd", "--no-realtime", "-n", name, "-d", "dummy",
+    proc = subprocess.Popen([shutil.which("jackd") or "jackd", "--no-realtime", *(["-S"] if sync else []),
+                             "-n", name, "-d", "dummy",
                              "-r", str(rate), "-p", str(period), "-C", str(channels), "-P", str(channels)],
                             stdout=log, stderr=subprocess.STDOUT, text=True)
     proc.log_path = log.name
@@ -117,9 +122,17 @@ class Injector:
         self._events: list = []          # (t_raw, freqs) still to apply, in time order
         self.applied: list = []          # (t_cycle_start, freqs) as applied
         self._prioritised = False
+        self.counting = False            # play_counter(): every sample says which it is
+        self.counted = 0
         self.existing = {p.name for p in self.client.get_ports()}     # ports already there: not stage's
         self.client.set_process_callback(self._process)
         self.client.activate()
+
+    def play_counter(self) -> None:
+        """Play known samples: sample n of channel c is counter_samples(n, c), so a recording
+        says, sample by sample, which it holds (see counted_index)."""
+        self.counted = 0
+        self.counting = True
 
     def _process(self, frames):
         if not self._prioritised:      # stands in for a sound card: it must not be the one that is late
@@ -136,6 +149,12 @@ class Injector:
             # when this cycle began, on CLOCK_MONOTONIC_RAW (the clock JACK keeps time on)
             self.start_time = time.clock_gettime(time.CLOCK_MONOTONIC_RAW) - self.client.frames_since_cycle_start / self.sr
             self.start_frame = self.client.last_frame_time
+        if self.counting:
+            idx = self.counted + np.arange(frames)
+            for i, p in enumerate(self.ports):
+                p.get_array()[:] = counter_samples(idx, i)
+            self.counted += frames
+            return
         for i, p in enumerate(self.ports):
             buf = p.get_array()
             f = self.freqs[i]
@@ -176,6 +195,24 @@ class Injector:
     def close(self):
         self.client.deactivate()
         self.client.close()
+
+
+COUNTER_PERIOD = 1 << 20          # samples before the counter comes round (21.8 s at 48 kHz)
+
+
+def counter_samples(n, channel: int) -> np.ndarray:
+    """The known sample at index ``n`` of ``channel``: exact in float32 (an integer below 2^24,
+    times 2^-24), different on every channel and every sample of a period, under 0.125 full scale."""
+    n = np.asarray(n, np.int64)
+    return (((n % COUNTER_PERIOD) + channel * COUNTER_PERIOD).astype(np.float64) * 2.0 ** -24).astype(np.float32)
+
+
+def counted_index(samples: np.ndarray, channel: int) -> np.ndarray:
+    """Which counter sample each recorded sample is (-1 where it is not one, bit for bit)."""
+    k = np.round(samples.astype(np.float64) * 2.0 ** 24).astype(np.int64) - channel * COUNTER_PERIOD
+    ok = (k >= 0) & (k < COUNTER_PERIOD)
+    ok &= counter_samples(np.where(ok, k, 0), channel) == samples
+    return np.where(ok, k, -1)
 
 
 class Listener:

@@ -174,13 +174,19 @@ class CaptureInput:
             self.status.gaps.append((lost_at, self.clock()))
 
     def stop(self):
+        """Stop capturing (the ring stays, for what is still to be read)."""
         self._stop.set()
         if self._watch.is_alive():
             self._watch.join(timeout=3)
         self._kill()
-        self.status.freeze()
-        self.doorbell.close()
-        self.ring.close(unlink=True)
+
+    def close(self):
+        """Let go of the ring and the doorbell (after stop, and after its readers have stopped)."""
+        self.stop()
+        if self.ring.buf is not None:
+            self.status.freeze()
+            self.doorbell.close()
+            self.ring.close(unlink=True)
 
 
 # -- the capture process itself ------------------------------------------------------------

@@ -68,6 +68,8 @@ class AnalysisThread(Worker):
         self.cursor = 0
         self.hops = 0
         self.busy_s = 0.0          # CPU-ish time spent analysing (wall time inside process())
+        from ..faults import seconds
+        self.slow = seconds("slow_analysis")
         self._init_worker("stage-analysis")
 
     def _wake(self):
@@ -92,6 +94,8 @@ class AnalysisThread(Worker):
             end = self.cursor + hop
             t_cap = ring.time_of(end)
             t0 = self.clock()
+            if self.slow:                       # a fault asked for: an analysis that cannot keep up
+                time.sleep(self.slow)
             for k, (an, feed, ch) in enumerate(zip(self.analyzers, self.feeds, self.channels)):
                 frame = an.process(ring.view(ch, self.cursor, hop))
                 feed.push(t_cap, frame, self.clock())

@@ -128,6 +128,13 @@ class LiveInput:
             devices.bounded(lambda: _close(stream, abort=self.status.state != "running"), 1.0)
 
 
+def _nothing_to_release(self):
+    """(The ring of an input in this process is its own memory: nothing to let go of.)"""
+
+
+LiveInput.close = _nothing_to_release
+
+
 class Playback:
     """A recorded performance, fed to the ring in real time as if it were being played now,
     and heard through an output device where one exists (silent otherwise)."""
@@ -235,3 +242,5 @@ class Playback:
             devices.closed(stream)
         if self._thread is not None:
             self._thread.join(timeout=2)
+
+    close = _nothing_to_release

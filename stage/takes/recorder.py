@@ -34,6 +34,7 @@ from .records import analysis_rows
 BUFFER_S = 120.0          # what the gatherer may hold for a writer that is behind, in seconds of audio
 GATHER_EVERY = 0.01
 SYNC_EVERY = 1.0
+MAX_WRITE_FRAMES = 1 << 17     # what one write of audio may join (2.7 s at 48 kHz)
 
 
 class _Take:
@@ -104,8 +105,9 @@ class Recorder:
         self._gather.start()
         return self
 
-    def close(self, timeout: float = 10.0) -> None:
-        """End the take (everything gathered is written) and the threads."""
+    def close(self, timeout: float = 60.0) -> None:
+        """End the take and the threads: everything gathered is written first (on a slow disk,
+        that may take a while: up to ``timeout``; what is still buffered then is lost, and said)."""
         self._want = "stop"
         t_end = time.monotonic() + timeout
         while self.state == "recording" and time.monotonic() < t_end and self._gather.alive:
@@ -113,7 +115,11 @@ class Recorder:
         self._gather.stop()
         self._queue.append(("end",))
         self._writer.wake_up()
-        self._writer.stop(timeout=max(1.0, t_end - time.monotonic()))
+        self._writer.join_until(t_end)
+
+    @property
+    def buffered_s(self) -> float:
+        return self._queued_frames / max(1, self.ring.samplerate) if self.ring is not None else 0.0
 
     # -- what the HUD says
     def hud(self) -> str:
@@ -326,6 +332,12 @@ class _Writer(Worker):
     def wake_up(self) -> None:
         self._bell.set()
 
+    def join_until(self, t_end: float) -> None:
+        """Wait for the writer to write what is queued and end (it ends on the "end" it finds)."""
+        self._bell.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=max(0.1, t_end - time.monotonic()))
+
     def _wake(self):
         self._bell.set()
 
@@ -337,40 +349,38 @@ class _Writer(Worker):
             self._bell.wait(0.1)
             self._bell.clear()
             while rec._queue:
-                item = rec._queue.popleft()
-                kind = item[0]
-                if kind == "end":
-                    self._close(take)
-                    return
-                if kind == "open":
-                    self._close(take)
-                    take = item[1]
-                    self._open(take)
-                    last_sync = time.monotonic()
-                    continue
-                if kind == "close":
+                # what came while the last was written, as one batch: each file gets one write
+                # (a slow disk is asked fewer, larger writes); open, close and end are barriers
+                audio, rows, midi, marks, gaps, barrier = [], {}, [], [], [], None
+                n = 0
+                while rec._queue and n < MAX_WRITE_FRAMES:
+                    item = rec._queue.popleft()
+                    kind = item[0]
+                    if kind in ("open", "close", "end"):
+                        barrier = item
+                        break
+                    if kind == "audio":
+                        audio.append(item[1])
+                        n += len(item[1])
+                    elif kind == "analysis":
+                        rows.setdefault(item[1], []).append(item[2])
+                    elif kind == "midi":
+                        midi += item[1]
+                    elif kind == "marker":
+                        marks.append(item[1:])
+                    elif kind == "gap":
+                        gaps.append(item[1:])
+                self._write(take, audio, n, rows, midi, marks, gaps)
+                if barrier is not None:
+                    kind = barrier[0]
                     self._close(take)
                     take = None
-                    continue
-                files = take.files if take is not None else None
-                if kind == "audio":
-                    rec._queued_frames -= len(item[1])
-                    if files is not None:
-                        files.write_audio(item[1])
-                        take.frames += len(item[1])
-                    continue
-                if files is None:
-                    continue
-                if kind == "analysis":
-                    files.write_analysis(item[1], item[2])
-                elif kind == "midi":
-                    for t, port, data in item[1]:
-                        if t >= take.t0:
-                            files.write_midi(t, data, port)
-                elif kind == "marker":
-                    files.add_marker(item[1], item[2])
-                elif kind == "gap":
-                    files.note_gap(item[1], item[2], item[3])
+                    if kind == "end":
+                        return
+                    if kind == "open":
+                        take = barrier[1]
+                        self._open(take)
+                        last_sync = time.monotonic()
             if take is not None and take.files is not None and time.monotonic() - last_sync >= SYNC_EVERY:
                 take.files.sync()
                 last_sync = time.monotonic()
@@ -378,11 +388,31 @@ class _Writer(Worker):
                 self._close(take)
                 return
 
+    def _write(self, take, audio, n, rows, midi, marks, gaps) -> None:
+        self.rec._queued_frames -= n
+        files = take.files if take is not None else None
+        if files is None:
+            return
+        if audio:
+            files.write_audio(audio[0] if len(audio) == 1 else np.concatenate(audio))
+            take.frames += n
+        for name, parts in rows.items():
+            files.write_analysis(name, parts[0] if len(parts) == 1 else np.concatenate(parts))
+        for t, port, data in midi:
+            if t >= take.t0:
+                files.write_midi(t, data, port)
+        for t, frame in marks:
+            files.add_marker(t, frame)
+        for t_from, t_to, why in gaps:
+            files.note_gap(t_from, t_to, why)
+
     def _open(self, take: _Take) -> None:
         rec = self.rec
         try:
             take.folder = new_take_folder(rec.takes_dir, rec.film.cues[take.cue].name)
-            take.files = TakeFiles(take.folder, rec._manifest(take))
+            from .. import faults
+            slow = faults.seconds("slow_disk")
+            take.files = TakeFiles(take.folder, rec._manifest(take), **({"io": faults.slow_io(slow)} if slow else {}))
             rec.takes.append(take.folder)
         except (TakeError, OSError) as e:
             take.files, take.error = None, str(e)
