@@ -254,7 +254,7 @@ class Show:
         ctl = s.control
         self.controls = ControlQueue(self.clock)
         if ctl.midi:
-            from .control.midi import DEFAULT_MAP, MidiControl, append_mapping
+            from .control.midi import DEFAULT_MAP, MidiControl
             self.midi_control = MidiControl(ctl.maps or DEFAULT_MAP, self.controls, f"midi {ctl.midi}",
                                             on_learn=self._save_learned)
         if s.sync.mtc_in:
@@ -594,9 +594,8 @@ class Show:
             lines.append((f"MTC out: quarter frames {self.mtc_sender.sent}  full frames {self.mtc_sender.full_frames}",
                           0.8, (220, 220, 220)))
         rec = self.recorder.hud() if self.recorder is not None else ""
-        if rec:
-            bad = "ERROR" in rec or "FULL" in rec or "refused" in rec or "lost" in rec
-            lines.append((rec, 1.0, (255, 90, 90) if bad else (255, 80, 80) if "REC" in rec else (220, 220, 220)))
+        if rec:                              # red while recording; amber when the take is in trouble
+            lines.append((rec, 1.0, (255, 200, 60) if self.recorder.in_trouble else (255, 70, 70)))
         v = fs.view
         if v.learn:
             lines.append((f"MIDI LEARN: send a note or CC for '{v.learn}'  (L: next action)", 0.9, (120, 255, 160)))

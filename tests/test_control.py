@@ -201,6 +201,8 @@ def test_midi_learn_from_the_hud_binds_and_saves(tmp_path):
 class _HudOnly:
     """A show with nothing running, for its HUD's lines."""
     film = source = analysis = pacer = renderer = director = osc_in = osc_out = chase = mtc_sender = None
+    recorder = None
+    learn_error = ""
     midi = ()
 
 

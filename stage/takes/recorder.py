@@ -122,6 +122,14 @@ class Recorder:
         return self._queued_frames / max(1, self.ring.samplerate) if self.ring is not None else 0.0
 
     # -- what the HUD says
+    @property
+    def in_trouble(self) -> bool:
+        """The take is not being kept whole: refused, failed, full, or the buffer overflowed."""
+        take = self.current
+        files_bad = take is not None and take.files is not None and take.files.status.state != "recording" \
+            and self.state == "recording"
+        return self.error is not None or self.lost_frames > 0 or files_bad
+
     def hud(self) -> str:
         take = self.current
         if self.state == "off":
