@@ -179,6 +179,7 @@ class _Gatherer(Worker):
     def __init__(self, rec: Recorder):
         self.rec = rec
         self.alive = False
+        self._labels: dict[int, bytes] = {}
         self._init_worker()
 
     def _run(self):
@@ -267,12 +268,17 @@ class _Gatherer(Worker):
                 continue
             out = analysis_rows(len(rows))
             cues = np.zeros(len(rows), np.int32)
-            tc = rec.film.tc
+            labels = self._labels
             for j, k in enumerate(rows):
                 t, f0, conf, level, onset = f.at(k)
                 pos = rec.transport.at_past(t)
-                out[j] = (t, pos.frame / pos.fps, pos.frame, tc.label(pos.frame).encode(), pos.pass_no,
-                          f0, conf, level, onset)
+                frame = pos.frame
+                label = labels.get(frame)
+                if label is None:                      # (a frame's label is asked for by every hop in it)
+                    if len(labels) > 4096:
+                        labels.clear()
+                    label = labels[frame] = rec.film.tc.label(frame).encode()
+                out[j] = (t, frame / pos.fps, frame, label, pos.pass_no, f0, conf, level, onset)
                 cues[j] = pos.cue
             rec._queue.append(("analysis", p.name, out))
             if rec.ghost is not None:                  # what the ghost of this pass will be drawn from
