@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -75,19 +77,23 @@ def main():
             if last_cue(run.trace_path) != want:
                 sys.exit(f"switch {k} did not happen")
             times.append(time.monotonic() - t0)
-            time.sleep(0.3)                               # the old player's frames let go
+            time.sleep(1.0)                               # the old player's decoder ends, its frames let go
             rss[k] = rss_mb(pid)
             if k in (1, 4, 10, 50, 100, 150, 200) or k == a.switches:
                 print(f"switch {k:4d}: {rss[k]:7.1f} MB resident", flush=True)
         run.proc.terminate()
     growth = rss[a.switches] - rss[4]
+    early = float(np.median([rss[k] for k in range(4, min(14, a.switches + 1))]))
+    late = float(np.median([rss[k] for k in range(max(4, a.switches - 9), a.switches + 1)]))
     report = {"machine": machine(), "size": "1920x1080", "switches": a.switches, "rss_start_mb": round(rss[0], 1),
               "rss_after_4_mb": round(rss[4], 1), "rss_after_last_mb": round(rss[a.switches], 1),
               "rss_max_mb": round(max(rss.values()), 1), "growth_mb": round(growth, 1),
+              "rss_median_switches_4_13_mb": round(early, 1), "rss_median_last_10_mb": round(late, 1),
               "switch_s_median": round(sorted(times)[len(times) // 2], 3)}
     print(f"machine: {report['machine']}")
     print(f"{a.switches} switches at 1920x1080: {rss[4]:.0f} MB after the 4th, {rss[a.switches]:.0f} MB after the "
-          f"last (growth {growth:+.0f} MB, target within 100); most {max(rss.values()):.0f} MB")
+          f"last (growth {growth:+.0f} MB, target within 100); most {max(rss.values()):.0f} MB; median of "
+          f"switches 4-13 {early:.0f} MB, of the last 10 {late:.0f} MB")
     print(json.dumps(report))
 
 
