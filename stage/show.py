@@ -565,7 +565,10 @@ class Show:
         st = self.source.status if self.source is not None else None
         pacer = self.pacer
         if st is not None:
-            lines.append((f"input {st.device}: {st.state}   blocks {st.blocks}   overruns {st.overruns}", 0.8,
+            gaps = getattr(st, "gaps", [])
+            back = (f"   reconnected {st.reconnects}x, {sum(b - a for a, b in gaps):.1f} s lost"
+                    if getattr(st, "reconnects", 0) else "")
+            lines.append((f"input {st.device}: {st.state}   blocks {st.blocks}   overruns {st.overruns}{back}", 0.8,
                           (255, 110, 90) if st.state.startswith("lost") else (220, 220, 220)))
         lat = percentile(pacer.recent_latencies, 50) if pacer else None
         cpu = ""
@@ -616,6 +619,8 @@ class Show:
         out.update({
             "audio_blocks": st.blocks if st else 0,
             "overruns": st.overruns if st else 0,
+            "input_reconnects": getattr(st, "reconnects", 0) if st else 0,
+            "input_gaps_s": round(sum(b - a for a, b in getattr(st, "gaps", [])), 3) if st else 0.0,
             "markers": [self.film.tc.label(f) for f, _ in (view.markers if view else ())],
             "controls": self.controls.received if self.controls else 0,
             "cue_switches": self.director.switches if self.director else 0,

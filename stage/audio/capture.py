@@ -25,7 +25,7 @@ import sys
 import threading
 
 from .. import clock as _clock
-from .ring import BLOCKS, LAST_BLOCK, LATENCY, OVERFLOWS, PID, STARTS, SharedRing
+from .ring import BLOCKS, LAST_BLOCK, LATENCY, OVERFLOWS, PID, START_FRAME, STARTS, SharedRing
 from .state import InputStatus
 
 RING_SECONDS = 8.0           # what the ring holds: the analysis and a recorder may fall this far behind
@@ -209,7 +209,6 @@ def _main(argv=None) -> int:
 
     ring = SharedRing(a.channels, a.rate, a.seconds, name=a.shm)
     ring.count[PID] = os.getpid()
-    ring.count[STARTS] += 1
     bell = a.doorbell
     os.set_blocking(bell, False)
     from . import devices
@@ -227,9 +226,11 @@ def _main(argv=None) -> int:
 
     def callback(indata, frames, time_info, status):
         t_now = _clock.now()
-        if not state["prioritised"]:           # once, in the audio thread itself
-            state["prioritised"] = True
+        if not state["prioritised"]:           # once, in the audio thread itself: the first block
+            state["prioritised"] = True        # of this capture process, from the frame it starts at
             _clock.raise_thread_priority(-10)
+            count[START_FRAME] = count[0]
+            count[STARTS] += 1
         if status.input_overflow:
             count[OVERFLOWS] += 1
         adc, cur = time_info.inputBufferAdcTime, time_info.currentTime

@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 # the counters, in one int64 array: frames written, blocks written, input overflows the device
-# reported, and the capture process's id and its restarts (shared rings only)
-WRITTEN, BLOCKS, OVERFLOWS, PID, STARTS = range(5)
+# reported, and the capture process's id, how many have started, and the frame the newest began at
+# (shared rings only: a reader knows a capture that started again by them)
+WRITTEN, BLOCKS, OVERFLOWS, PID, STARTS, START_FRAME = range(6)
 # times, in one float64 array: the last block's arrival, the device's input latency
 LAST_BLOCK, LATENCY = range(2)
 

@@ -243,22 +243,14 @@ class _Gatherer(Worker):
                 rec._queue.append(("gap", t_from, ring.time_of(cursor), "the recorder fell behind the capture"))
                 n = end - cursor
             if n > 0:
-                block = ring.read(cursor, n)
-                t_first = ring.time_of(cursor + 1)
-                t_last = ring.time_of(end)
-                # a cue switch inside this block: the take ends at the switch, the next begins
-                cue_then = rec.transport.at_past(t_last).cue
-                take = rec.current
-                if take is not None and cue_then != take.cue:
-                    split = self._switch_index(cursor, end, take.cue)
-                    if split > 0:
-                        self._push_audio(block[:split], t_first)
-                    rec._queue.append(("close",))
-                    t_split = ring.time_of(cursor + split + 1)
-                    self._open(cue_then, t_split, cursor + split)
-                    self._push_audio(block[split:], t_split)
-                else:
-                    self._push_audio(block, t_first)
+                again = self._started_again(cursor, end)
+                if again is None:
+                    self._push_range(cursor, end)
+                else:                                  # a new capture began at frame `again`
+                    if again > cursor:
+                        self._push_range(cursor, again)
+                    self._silence_for_gap(again)
+                    self._push_range(again, end)
                 cursor = end
         # each audio player's analysis since last time, with where the film was
         for i, (p, f) in enumerate(rec.audio):
@@ -295,6 +287,57 @@ class _Gatherer(Worker):
             markers_seen = len(markers)
         rec._writer.wake_up()
         return cursor, seen, midi_seen, markers_seen
+
+    def _push_range(self, start: int, end: int) -> None:
+        """Frames [start, end) of the ring into the take; a cue switch inside them ends the take
+        at the switch, and the next begins."""
+        rec, ring = self.rec, self.rec.ring
+        block = ring.read(start, end - start)
+        t_first = ring.time_of(start + 1)
+        cue_then = rec.transport.at_past(ring.time_of(end)).cue
+        take = rec.current
+        if take is not None and cue_then != take.cue:
+            split = self._switch_index(start, end, take.cue)
+            if split > 0:
+                self._push_audio(block[:split], t_first)
+            rec._queue.append(("close",))
+            t_split = ring.time_of(start + split + 1)
+            self._open(cue_then, t_split, start + split)
+            self._push_audio(block[split:], t_split)
+        else:
+            self._push_audio(block, t_first)
+
+    _starts_seen = None              # capture processes started, as last seen
+
+    def _started_again(self, start: int, end: int) -> int | None:
+        """The frame in [start, end) at which a new capture process began writing (the device,
+        or its whole sound server, went away and came back), or None."""
+        from ..audio.ring import START_FRAME, STARTS
+        count = self.rec.ring.count
+        starts = int(count[STARTS])
+        if self._starts_seen is None:
+            self._starts_seen = starts
+        if starts == self._starts_seen:
+            return None
+        at = int(count[START_FRAME])
+        if at >= end:
+            return None                  # its first block is not here yet: next time round
+        self._starts_seen = starts
+        return at if start <= at and at > 0 else None
+
+    def _silence_for_gap(self, at: int) -> None:
+        """What was never heard between the old capture's last frame and the new one's first:
+        the take says so, and keeps its timeline with that long a silence in its place."""
+        rec, ring = self.rec, self.rec.ring
+        t_last, t_first = ring.time_of(at), ring.time_of(at + 1)
+        missing = int(round((t_first - t_last) * ring.samplerate)) - 1
+        if missing <= 0:
+            return
+        rec._queue.append(("gap", t_last, t_first, "the audio input went away and came back"))
+        while missing > 0:
+            n = min(missing, ring.samplerate * 10)
+            self._push_audio(np.zeros((n, ring.channels), np.float32), t_last)
+            missing -= n
 
     def _frame_at(self, t: float | None) -> int:
         """The first frame still in the ring captured at or after ``t`` (None: the newest)."""
