@@ -73,3 +73,87 @@ def test_the_server_dies_and_comes_back_and_stage_reconnects_and_the_take_goes_o
     assert abs(seconds - (m["frames"] / 48000 if "frames" in m else seconds)) < 0.01
     assert seconds > 9.0                                                # the gap kept as silence, on time
     assert run.stats["players"]["Horn"]["status"] == "pitch"
+
+
+MIDI_SESSION = """
+[film]
+file = "{film}"
+
+[sync]
+mtc_out = "stage-restart-mtc"
+
+[[players]]
+name = "Keys"
+midi = "stage-restart-keys"
+"""
+
+KEYS = """
+import rtmidi, sys, time
+o = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="stage-restart-keys")
+o.open_virtual_port("out")
+print("open", flush=True)
+for line in sys.stdin:
+    o.send_message([0x90, int(line), 100])
+"""
+
+
+def test_midi_ports_in_and_out_come_back_with_the_server(tmp_path):
+    need_tool("jackd")
+    dump_tool = need_tool("jack_midi_dump")
+    from stage.film.synth import make_numbered_clip
+    from stage.music import midi_to_hz
+    name, jackd = rig.start_jack(channels=2)
+    film = make_numbered_clip(tmp_path / "f.mp4", 240, size=(160, 90))
+    session = tmp_path / "s.toml"
+    session.write_text(MIDI_SESSION.format(film=film))
+    env = {**__import__("os").environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
+
+    def keyboard():
+        p = subprocess.Popen([sys.executable, "-c", KEYS], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             env=env)
+        assert p.stdout.readline().strip() == "open"
+        return p
+    procs = []
+    try:
+        procs.append(keyboard())
+        with StageRun(session, 12, jack=name, midi_ports=["stage-restart-keys:out"]) as run:
+            procs[0].stdin.write("60\n")
+            procs[0].stdin.flush()
+            time.sleep(1.5)
+            rig.stop(jackd)                                   # the server goes ...
+            procs[0].kill()
+            time.sleep(1.5)
+            name, jackd = rig.start_jack(channels=2, name=name)   # ... and comes back
+            t_back = time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
+            procs.append(keyboard())
+            dump = subprocess.Popen(["stdbuf", "-oL", dump_tool, "-a", "stage-restart-dump"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, text=True, env=env)
+            procs.append(dump)
+            t_end = time.monotonic() + 8                      # stage's MTC port is back: connect it, as an engineer would
+            connected = False
+            while time.monotonic() < t_end and not connected:
+                ports = subprocess.run(["jack_lsp"], capture_output=True, text=True, env=env).stdout.split()
+                src = [p for p in ports if p.endswith("stage-restart-mtc")]
+                if src and "stage-restart-dump:input" in ports:
+                    connected = subprocess.run(["jack_connect", src[0], "stage-restart-dump:input"],
+                                               env=env).returncode == 0
+                time.sleep(0.1)
+            assert connected, "stage's MTC port did not come back"
+            time.sleep(2.5)                                   # the keys port found again, then a note
+            procs[1].stdin.write("67\n")
+            procs[1].stdin.flush()
+            time.sleep(1.0)
+            dump.terminate()
+            heard = dump.communicate(timeout=10)[0]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        rig.stop(jackd)
+    assert run.ok, run.stderr
+    keys = [(f["t_present"], f["players"]["Keys"]) for f in run.frames]
+    assert any(abs(k["f0_hz"] - midi_to_hz(60)) < 0.01 for _, k in keys)                    # before
+    assert any(k["status"] == "no input" for t, k in keys if t < t_back)                   # while gone
+    after = [k for t, k in keys if t > t_back and abs(k["f0_hz"] - midi_to_hz(67)) < 0.01]
+    assert after, "the keyboard's port was not found again"
+    assert heard.count(" f1 ") > 20                                                         # MTC, again

@@ -82,6 +82,7 @@ class MidiInput:
         self.messages = 0
         self.reconnects = 0
         self._midi = None
+        self._api = None
         self._stop = threading.Event()
         self._watch = threading.Thread(target=self._supervise, name="stage-midi-watch", daemon=True)
 
@@ -101,14 +102,25 @@ class MidiInput:
         return None, None
 
     def start(self):
-        api, _, _ = find_port(self.spec)          # MidiPortError names the ports there are
-        with quiet_stderr():
-            self._midi = rtmidi.MidiIn(api, name="stage")
-        # MTC comes as quarter frames (a "timing" message to rtmidi) and SysEx: let both through
-        self._midi.ignore_types(sysex=False, timing=False, active_sense=True)
+        self._api, _, _ = find_port(self.spec)    # MidiPortError names the ports there are
+        self._client()
         self._connect()
         self._watch.start()
         return self
+
+    def _client(self) -> None:
+        """A new rtmidi client on the port's API (after a JACK server restarted, the old one is
+        dead for good; a new one reaches the new server)."""
+        old, self._midi = self._midi, None
+        if old is not None:
+            try:
+                old.delete()
+            except Exception:
+                pass
+        with quiet_stderr():
+            self._midi = rtmidi.MidiIn(self._api, name="stage")
+        # MTC comes as quarter frames (a "timing" message to rtmidi) and SysEx: let both through
+        self._midi.ignore_types(sysex=False, timing=False, active_sense=True)
 
     def _connect(self) -> bool:
         i, name = self._index()
@@ -130,16 +142,30 @@ class MidiInput:
             pass
 
     def _supervise(self):
+        lost_for = 0
         while not self._stop.wait(self.retry):
             try:
                 names = self._midi.get_ports()
             except Exception:
-                continue
+                names = []
             if self.state == "open" and self.port_name not in names:
                 self._disconnect()
                 self.state = "lost"
-            elif self.state == "lost" and self._connect():
-                self.reconnects += 1
+                lost_for = 0
+            elif self.state == "lost":
+                lost_for += 1
+                if not names and lost_for % 2 == 0:
+                    # no ports at all: the MIDI system itself may have gone (a JACK server
+                    # stopped); a client made now reaches the one that is back, if it is
+                    try:
+                        self._client()
+                    except Exception:
+                        continue
+                try:
+                    if self._connect():
+                        self.reconnects += 1
+                except Exception:
+                    continue
 
     def stop(self):
         self._stop.set()
@@ -167,32 +193,85 @@ def open_midi_inputs(players, feeds, listeners=(), clock=_clock.now, log: MidiLo
 class VirtualOutput:
     """A MIDI output port of stage's own, which several threads may send on (MTC and MIDI clock
     share one port when the session names the same): rtmidi's output is not safe to call from
-    two threads at once, so every send holds a lock (held for the length of one send)."""
+    two threads at once, so every send holds a lock (held for the length of one send).
 
-    def __init__(self, midi_out, name: str):
-        self._out, self.name = midi_out, name
+    It stays there through a JACK server's restart: a watcher looks for its own port among the
+    system's every second, and opens it again on the new server when it has gone (a DAW then
+    finds it by name, as before)."""
+
+    def __init__(self, api, name: str):
+        self.api, self.name = api, name
         self._lock = threading.Lock()
+        self._out = self._open()
+        self._probe = None
+        self.reopened = 0
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._supervise, name="stage-midi-out-watch", daemon=True)
+        self._watch.start()
+
+    def _open(self):
+        with quiet_stderr():
+            out = rtmidi.MidiOut(self.api, name="stage")
+            out.open_virtual_port(self.name)
+        return out
 
     def send_message(self, message) -> None:
         with self._lock:
             self._out.send_message(message)
 
-    def close(self) -> None:
-        with self._lock:
+    def _mine(self, names) -> bool:
+        return any(n.endswith(":" + self.name) or n.endswith(" " + self.name) or n == self.name for n in names)
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(1.0):
             try:
-                self._out.close_port()
-            finally:
-                self._out.delete()
+                if self._probe is None:
+                    with quiet_stderr():
+                        self._probe = rtmidi.MidiIn(self.api, name="stage-probe")
+                names = self._probe.get_ports()
+            except Exception:
+                names = []
+            if self._mine(names):
+                continue
+            # our port is not there: the MIDI system restarted (or is down): new clients, new port
+            try:
+                if self._probe is not None:
+                    self._probe.delete()
+                self._probe = None
+                new = self._open()
+            except Exception:
+                continue
+            with self._lock:
+                old, self._out = self._out, new
+            self.reopened += 1
+            try:
+                old.delete()
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watch.is_alive():
+            self._watch.join(timeout=3)
+        with self._lock:
+            for m in (self._out, self._probe):
+                if m is None:
+                    continue
+                try:
+                    m.close_port()
+                except Exception:
+                    pass
+                try:
+                    m.delete()
+                except Exception:
+                    pass
 
 
 def open_virtual_output(name: str) -> VirtualOutput:
     """A MIDI output port of stage's own (for MTC and clock out), on the first API that gives one."""
     for api in _apis():
         try:
-            with quiet_stderr():
-                out = rtmidi.MidiOut(api, name="stage")
-                out.open_virtual_port(name)
-            return VirtualOutput(out, name)
+            return VirtualOutput(api, name)
         except Exception:
             continue
     raise MidiPortError(f"no MIDI system would give an output port named {name!r}")
