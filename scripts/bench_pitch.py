@@ -29,6 +29,9 @@ t on. Per line and method:
   than 50 cents from it): the share of notes with one;
 - time to lock: from each note's start until the shown pitch is within 50 cents and stays for
   20 ms (or to the note's end): median, 90th percentile, share of notes never locked;
+- wobble: of the notes held 150 ms or more that locked, the share during which, from 20 ms
+  after the lock to the note's end, the shown value strays more than 50 cents (and less than
+  a flash's 450) from the note;
 - bias: the median signed error of the frames within 50 cents.
 """
 
@@ -50,7 +53,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pitchset  # noqa: E402
 
-from stage.audio.score import causal_on, flashes, lock_times  # noqa: E402
+from stage.audio.score import causal_on, flashes, lock_times, wobbles  # noqa: E402
 
 HOP = 256
 SR = pitchset.SR
@@ -149,8 +152,9 @@ def score_item(args):
             "vr_hits": int(((ref > 0) & (est > 0)).sum()),
             "n_tail": int(tail.sum()), "fa_tail": int((tail & (est > 0)).sum()),
             "n_rest": int(rest.sum()), "fa_rest": int((rest & (est > 0)).sum()),
-            "locks": lock_times(notes, st, f, LOCK_HOLD_S),
+            "locks": (locks := lock_times(notes, st, f, LOCK_HOLD_S)),
             "flashes": flashes(notes, grid, est),
+            "wobbles": [w for w in wobbles(notes, grid, est, locks) if w is not None],
             # the bias: signed cents off the note, where the shown pitch is within 50 of it
             "cents": signed_cents(est, ref),
             "cpu_s": cpu, "audio_s": len(x) / SR,
@@ -171,6 +175,7 @@ def summarize(rows: list[dict]) -> dict:
         "vfa_tail": sum(r["fa_tail"] for r in rows) / max(1, nt),
         "vfa_rest": sum(r["fa_rest"] for r in rows) / max(1, nr),
         "flash": sum(fl) / max(1, len(fl)),
+        "wobble": sum(w for r in rows for w in r.get("wobbles", [])) / max(1, sum(len(r.get("wobbles", [])) for r in rows)),
         "lock_med_ms": 1000 * statistics.median(got) if got else float("nan"),
         "lock_p90_ms": 1000 * float(np.percentile(got, 90)) if got else float("nan"),
         "never": 1 - len(got) / max(1, len(locks)), "notes": len(locks),
@@ -181,18 +186,19 @@ def summarize(rows: list[dict]) -> dict:
 
 def full_line(name, s):
     return (f"| {name} | {s['notes']} | {100 * s['rpa']:.1f} | {100 * s['rca']:.1f} | {100 * s['vr']:.1f} | "
-            f"{100 * s['flash']:.1f} | {100 * s['vfa_tail']:.1f} | {100 * s['vfa_rest']:.1f} | "
+            f"{100 * s['flash']:.1f} | {100 * s['wobble']:.1f} | {100 * s['vfa_tail']:.1f} | {100 * s['vfa_rest']:.1f} | "
             f"{s['lock_med_ms']:.0f} / {s['lock_p90_ms']:.0f} | {100 * s['never']:.1f} | {s['bias_cents']:+.1f} | "
             f"{100 * s['cpu']:.2f} |")
 
 
-FULL_HEAD = ("| | notes | RPA % | RCA % | voicing recall % | notes with a wrong-note flash % | VFA tails % | "
-             "VFA rests % | lock median / p90 ms | never locked % | bias, cents | CPU % of a core |\n"
-             "|---|---|---|---|---|---|---|---|---|---|---|---|")
+FULL_HEAD = ("| | notes | RPA % | RCA % | voicing recall % | notes with a wrong-note flash % | held notes that wobble % | "
+             "VFA tails % | VFA rests % | lock median / p90 ms | never locked % | bias, cents | CPU % of a core |\n"
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 SIDE_HEAD = ("| | notes | RPA stage | RPA pyin | RPA pyin centred | flash % stage | flash % pyin | "
-             "lock ms stage | lock ms pyin | never % stage | never % pyin | FA rests % stage | FA rests % pyin |\n"
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+             "lock ms stage | lock ms pyin | never % stage | never % pyin | wobble % stage | wobble % pyin | "
+             "FA rests % stage | FA rests % pyin |\n"
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def side_line(name, rep, key):
@@ -206,7 +212,8 @@ def side_line(name, rep, key):
     def lk(d):
         return f"{d['lock_med_ms']:.0f} / {d['lock_p90_ms']:.0f}" if d else "-"
     return (f"| {name} | {s['notes']} | {f(s, 'rpa')} | {f(p, 'rpa')} | {f(c, 'rpa')} | {f(s, 'flash')} | "
-            f"{f(p, 'flash')} | {lk(s)} | {lk(p)} | {f(s, 'never')} | {f(p, 'never')} | {f(s, 'vfa_rest')} | "
+            f"{f(p, 'flash')} | {lk(s)} | {lk(p)} | {f(s, 'never')} | {f(p, 'never')} | {f(s, 'wobble')} | "
+            f"{f(p, 'wobble')} | {f(s, 'vfa_rest')} | "
             f"{f(p, 'vfa_rest')} |")
 
 

@@ -168,3 +168,14 @@ def test_the_demo_bass_lane_shows_no_wrong_note(tmp_path):
     rows_t = list(analyze_signal(x[:, 0], sr, 256, parse_note("E3"), parse_note("C6")))
     _, est_t = shown(x[:, 0], sr, np.array([r[0] for r in rows_t]), np.array([r[1].f0_hz for r in rows_t]))
     assert sum(score.flashes(notes, grid, est_t)) > 5
+
+
+def test_a_held_note_wobbling_is_counted():
+    notes = [(0.0, 0.5, 45, 100, 0.0), (0.5, 0.6, 47, 100, 0.0)]          # A2 held, a short B2
+    grid = np.arange(0, 0.6, 0.005)
+    a2, b2 = score.note_hz(45), score.note_hz(47)
+    steady = np.where(grid < 0.5, a2, b2)
+    locks = score.lock_times(notes, grid, steady)
+    assert score.wobbles(notes, grid, steady, locks) == [False, None]     # the short one is not counted
+    wob = steady * np.where((grid > 0.2) & (grid < 0.21), 2 ** (60 / 1200), 1.0)   # 60 cents sharp, 10 ms
+    assert score.wobbles(notes, grid, wob, locks) == [True, None]

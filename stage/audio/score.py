@@ -91,3 +91,19 @@ def flashes(notes, grid: np.ndarray, shown: np.ndarray, off_cents: float = FLASH
         out.append(bool(wrong.any()))
         prev = ref
     return out
+
+
+def wobbles(notes, grid: np.ndarray, shown: np.ndarray, locks: list, min_s: float = 0.15) -> list:
+    """Per held note (at least ``min_s`` long, locked): once locked (from its lock time + 20
+    ms to its end), does the shown value stray more than 50 cents from it while still under
+    a flash's distance (an unsteady reading of the right note)? None for notes not counted."""
+    out = []
+    for (s, e, m, _v, cents), lk in zip(notes, locks):
+        if lk is None or e - s < min_s:
+            out.append(None)
+            continue
+        ref = note_hz(m, cents)
+        sel = (grid >= s + lk + 0.02) & (grid < e) & (shown > 0)
+        c = cents_off(shown[sel], np.full(int(sel.sum()), ref))
+        out.append(bool(((c > 50) & (c < FLASH_CENTS)).any()))
+    return out
