@@ -84,6 +84,10 @@ def tracker_windows(lowest_midi: int, highest_midi: int, samplerate: int, hop: i
 # lacks: 0.45 is under a quarter of it.
 REFINE_FROM = 1 / 400.0   # a held note this low (period in seconds) has its value refined
 PROBE_SPAN = 2048     # the longest stretch of sound a probe reads (43 ms at 48 kHz)
+REFINE_PERIODS = 3    # a held low note's value is read over this many of its periods
+REFINE_BACK = 0.03    # reaching this far back before the shown change (the note was sounding)
+REFINE_REL = 0.04     # around the reading's period by this much
+REFINE_ND = 0.6       # where it repeats at least this well
 SUB_ABS = 0.45        # a half or a third of a new reading's period this periodic is the note
 SUB_SLACK = 0.15      # (or this little less periodic than the reading's own period)
 SUB_GONE = 0.8        # the shown note's period this unperiodic: that note has stopped
@@ -178,8 +182,8 @@ class PitchTracker:
     weak fundamental reads an octave up in it) must read it twice, with no other detector
     reading the octave below; and a longer detector that has seen the whole note overrules
     it. While the pitch holds, the longest agreeing detector that has seen mostly this note
-    gives the value, refined over as many of the note's periods as it has sounded (up to 43
-    ms), so a low note's value does not wobble with one period's jitter.
+    gives the value; a low note's value is then read again over three of its periods (up to 43
+    ms) around that reading, so it does not wobble with one period's jitter in the attack.
 
     Wrong-note flashes (a sample's thump or a reed's noisy start read an octave or a twelfth
     low, a window across two notes reading their common period) are met by two tests on the
@@ -217,7 +221,7 @@ class PitchTracker:
         # the history: the longest aubio window, and room for the subharmonic test and the
         # refinement of a held note's value (a few of its periods)
         self._hist = np.zeros(max(max(wins, default=hop), PROBE_SPAN, 3 * int(samplerate / self.f_min) + 8), np.float32)
-        self._hist2 = np.zeros(self._low.n if self._low else 1, np.float32)
+        self._hist2 = np.zeros(max(self._low.n, PROBE_SPAN // 2 + self._low.tmax + 8) if self._low else 1, np.float32)
         self._tail = np.zeros(3, np.float32)       # the last samples, for the half-rate filter
         self._prev = [0.0] * len(self.windows)     # each detector's last confident estimate
         # beside two or more windows (a wide range: a cello, a piano), the low-note detector
@@ -246,7 +250,7 @@ class PitchTracker:
             h, scale = self._hist, 1
         p, L = period / scale, int(span / scale)
         t = int(round(p))
-        L = min(L, len(h) - t - 4)
+        L = min(L, (self._low.n if scale == 2 else len(h)) - t - 4)    # (at half rate: what the low YIN reads)
         if t < 2 or L < max(8, t // 2):
             return 1.0, period
         x = h[::-1]
@@ -311,21 +315,52 @@ class PitchTracker:
         return False
 
     def _refine(self, f: float) -> float:
-        """A held note's value read over several of its periods (as many as it has sounded,
-        up to PROBE_SPAN): one period's reading wobbles with the sound's own jitter."""
+        """A held low note's value read over several of its periods (up to PROBE_SPAN of
+        sound, reaching back before the shown change, where the note was already sounding):
+        one period's reading wobbles with the attack's jitter. The lag is searched over
+        +-REFINE_REL around the reading, so a reading 60 cents off is brought back too."""
         P = self.sr / f
         if P < REFINE_FROM * self.sr:
             return f                        # a short period: the detectors' own reading is fine
-        span = int(min(3 * P, PROBE_SPAN, self._age + self.hop))
+        span = int(min(REFINE_PERIODS * P, PROBE_SPAN, self._age + REFINE_BACK * self.sr))
         if span < 2 * P:
             return f
         self._refine_tick ^= 1
         if self._refine_tick and self._refined > 0 and _cents(self._refined, f) <= 40:
             return self._refined            # every other hop: a held value moves slowly
-        q, pq = self._nd(P, span)
-        g = self.sr / pq
-        self._refined = g if q < 0.3 and _cents(g, f) <= 40 else 0.0
+        q, pq = self._nd_search(P, span, REFINE_REL)
+        g = self.sr / pq if pq > 0 else 0.0
+        self._refined = g if g > 0 and q < REFINE_ND and _cents(g, f) <= 80 else 0.0
         return self._refined or f
+
+    def _nd_search(self, period: float, span: int, rel: float) -> tuple[float, float]:
+        """The normalised difference's minimum over lags within ``rel`` of ``period`` (at half
+        rate where the player has it), and the period there (parabola through it)."""
+        if self._low is not None:
+            h, scale = self._hist2, 2
+        else:
+            h, scale = self._hist, 1
+        p, L = period / scale, int(span / scale)
+        lo, hi = int(p * (1 - rel)), int(math.ceil(p * (1 + rel))) + 1
+        L = min(L, len(h) - hi - 2)
+        if lo < 2 or L < max(8, hi // 2):
+            return 1.0, 0.0
+        x = h[::-1]
+        a = x[:L]
+        seg = x[lo:hi + L]
+        r = np.correlate(seg, a, "valid")                  # r[j] = sum a * x[lo + j:...]
+        c = np.concatenate(([0.0], np.cumsum(seg.astype(np.float64) ** 2)))
+        eb = c[L:L + len(r)] - c[:len(r)]
+        ea = float(np.dot(a, a))
+        e = ea + eb
+        nd = np.where(e > 1e-12, (e - 2.0 * r) / np.maximum(e, 1e-12), 1.0)
+        j = int(np.argmin(nd))
+        if j == 0 or j == len(nd) - 1:
+            return float(nd[j]), 0.0                      # the edge: not a minimum inside
+        a0, b0, e0 = nd[j - 1], nd[j], nd[j + 1]
+        den = a0 - 2.0 * b0 + e0
+        off = 0.5 * (a0 - e0) / den if den > 0 else 0.0
+        return float(b0), (lo + j + max(-0.5, min(0.5, off))) * scale
 
     def _estimates(self):
         out = []
