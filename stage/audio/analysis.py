@@ -220,7 +220,8 @@ class PitchTracker:
         self.windows = wins + ([2 * self._low.n] if self._low else [])
         # the history: the longest aubio window, and room for the subharmonic test and the
         # refinement of a held note's value (a few of its periods)
-        self._hist = np.zeros(max(max(wins, default=hop), PROBE_SPAN, 3 * int(samplerate / self.f_min) + 8), np.float32)
+        longest_period = int(samplerate / self.f_min) if self._low is None else 192    # (longer: read at half rate)
+        self._hist = np.zeros(max(max(wins, default=hop), PROBE_SPAN, REFINE_PERIODS * longest_period + 8), np.float32)
         self._hist2 = np.zeros(max(self._low.n, PROBE_SPAN // 2 + self._low.tmax + 8) if self._low else 1, np.float32)
         self._tail = np.zeros(3, np.float32)       # the last samples, for the half-rate filter
         self._prev = [0.0] * len(self.windows)     # each detector's last confident estimate
