@@ -244,3 +244,16 @@ def test_a_held_bass_note_does_not_wobble():
     held = f0[t > 0.2]
     assert (held > 0).all()
     assert np.max(np.abs(cents(held, f))) < 20
+
+
+def test_a_note_after_a_silence_is_not_held_back_by_the_one_before():
+    # an A3, silence under the noise floor, then an A2 whose fundamental is half its second
+    # harmonic (its half period repeats fairly well, like the A3's): a new note, shown at once
+    # (a reading an octave under a note shown just before waits; one after a silence does not)
+    fa, fb = midi_to_hz(parse_note("A3")), midi_to_hz(parse_note("A2"))
+    x = np.concatenate([tone(fa, 0.4), np.zeros(int(0.03 * SR), np.float32),
+                        tone(fb, 0.4, harmonics=(0.5, 1.0, 0.5, 0.3))])
+    t, f0, _ = run(x, "E2", "C5")
+    start = 0.43
+    right = (t >= start) & (np.abs(cents(np.maximum(f0, 1e-3), fb)) < 50)
+    assert right.any() and t[np.argmax(right)] - start <= 0.03

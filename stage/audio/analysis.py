@@ -394,6 +394,7 @@ class PitchTracker:
         self._prev = [0.0] * len(self.windows)
         self._low_last = (0.0, 0.0, True)
         self.shown = self.confidence = 0.0
+        self._last, self._sub_wait, self._refined = 0.0, 0, 0.0     # after a silence nothing is related
 
     def _take(self, x: np.ndarray) -> None:
         n = len(x)
