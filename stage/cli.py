@@ -128,7 +128,9 @@ def _perform(session, args) -> int:
     if args.headless or args.seconds is not None:
         print(json.dumps(stats), flush=True)
     from .audio import devices
-    if devices.WEDGED:          # PortAudio hangs in Pa_Terminate after its server died: leave without it
+    from .midi import inputs
+    if devices.WEDGED or inputs.DEAD:   # PortAudio hangs, and libjack crashes, tidying up after a
+        sys.stdout.flush()              # JACK server that died under them: leave without that
         sys.stderr.flush()
         os._exit(0)
     return 0

@@ -93,6 +93,7 @@ class Show:
         return lines
 
     def start(self) -> "Show":
+        from .audio import devices
         from .memory import keep_big_blocks_mapped
         keep_big_blocks_mapped()         # a closed film player's frames go back to the system
         for part in self.parts:
@@ -103,6 +104,7 @@ class Show:
             except BaseException:
                 self.stop()
                 raise
+        devices.let_go()                 # no PortAudio of our own unless a stream of ours needs it
         return self
 
     def stop(self) -> None:

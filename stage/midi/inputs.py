@@ -18,6 +18,11 @@ class MidiPortError(LookupError):
     pass
 
 
+# rtmidi clients of a JACK server that died: kept for good, never deleted (closing a port of a
+# server that died crashes libjack), and so never destroyed: the process leaves without it
+DEAD: list = []
+
+
 def _apis():
     return list(rtmidi.get_compiled_api())
 
@@ -112,11 +117,8 @@ class MidiInput:
         """A new rtmidi client on the port's API (after a JACK server restarted, the old one is
         dead for good; a new one reaches the new server)."""
         old, self._midi = self._midi, None
-        if old is not None:
-            try:
-                old.delete()
-            except Exception:
-                pass
+        if old is not None:              # kept, never deleted (see DEAD): a few bytes each time
+            DEAD.append(old)
         with quiet_stderr():
             self._midi = rtmidi.MidiIn(self._api, name="stage")
         # MTC comes as quarter frames (a "timing" message to rtmidi) and SysEx: let both through
@@ -196,14 +198,13 @@ class VirtualOutput:
     two threads at once, so every send holds a lock (held for the length of one send).
 
     It stays there through a JACK server's restart: a watcher looks for its own port among the
-    system's every second, and opens it again on the new server when it has gone (a DAW then
-    finds it by name, as before)."""
+    system's every two seconds, and opens it again on the new server when it has gone (a DAW
+    then finds it by name, as before)."""
 
     def __init__(self, api, name: str):
         self.api, self.name = api, name
         self._lock = threading.Lock()
         self._out = self._open()
-        self._probe = None
         self.reopened = 0
         self._stop = threading.Event()
         self._watch = threading.Thread(target=self._supervise, name="stage-midi-out-watch", daemon=True)
@@ -217,52 +218,58 @@ class VirtualOutput:
 
     def send_message(self, message) -> None:
         with self._lock:
-            self._out.send_message(message)
+            if self._out is not None:            # (None while it is opened again)
+                self._out.send_message(message)
 
     def _mine(self, names) -> bool:
         return any(n.endswith(":" + self.name) or n.endswith(" " + self.name) or n == self.name for n in names)
 
+    def _ports_now(self) -> list[str]:
+        """The ports the MIDI system has now, seen by a client made for the look (a client kept
+        from before a JACK server died goes on listing the dead server's ports)."""
+        probe = None
+        try:
+            with quiet_stderr():
+                probe = rtmidi.MidiIn(self.api, name="stage-probe")
+            return list(probe.get_ports())
+        except Exception:
+            return []
+        finally:
+            if probe is not None:
+                try:
+                    probe.delete()
+                except Exception:
+                    pass
+
     def _supervise(self) -> None:
-        while not self._stop.wait(1.0):
-            try:
-                if self._probe is None:
-                    with quiet_stderr():
-                        self._probe = rtmidi.MidiIn(self.api, name="stage-probe")
-                names = self._probe.get_ports()
-            except Exception:
-                names = []
-            if self._mine(names):
+        while not self._stop.wait(2.0):
+            if self._mine(self._ports_now()):
                 continue
-            # our port is not there: the MIDI system restarted (or is down): new clients, new port
+            # our port is not there: the MIDI system restarted (or is down): a new client, a new
+            # port. The dead client is kept, never deleted: unregistering a port of a JACK server
+            # that died crashes libjack (a few bytes each time the server comes back)
             try:
-                if self._probe is not None:
-                    self._probe.delete()
-                self._probe = None
                 new = self._open()
             except Exception:
                 continue
             with self._lock:
-                old, self._out = self._out, new
+                DEAD.append(self._out)
+                self._out = new
             self.reopened += 1
-            try:
-                old.delete()
-            except Exception:
-                pass
 
     def close(self) -> None:
         self._stop.set()
         if self._watch.is_alive():
             self._watch.join(timeout=3)
         with self._lock:
-            for m in (self._out, self._probe):
-                if m is None:
-                    continue
+            out, self._out = self._out, None
+            if out is not None:
                 try:
-                    m.close_port()
+                    out.close_port()
                 except Exception:
                     pass
                 try:
-                    m.delete()
+                    out.delete()
                 except Exception:
                     pass
 
