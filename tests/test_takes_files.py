@@ -17,9 +17,9 @@ import pytest
 import soundfile as sf
 
 from stage import clock
-from stage.takes import (TakeError, TakeFiles, analysis_rows, check_can_record, list_takes, new_take_folder,
-                         parse_folder_name, repair_take, safe_name)
-from stage.takes import smf, wav
+from stage.takes import (TakeError, TakeFiles, analysis_rows, check_can_record, list_takes, load_analysis,
+                         new_take_folder, parse_folder_name, repair_take, safe_name)
+from stage.takes import records, smf, wav
 
 from .conftest import need_tool
 
@@ -181,6 +181,8 @@ def test_bad_calls_are_refused_with_the_key_or_the_shape(tmp_path):
         take.write_audio(np.zeros((256, 8), np.float64))
     with pytest.raises(ValueError, match="no player 'Tuba'"):
         take.write_analysis("Tuba", analysis_rows(1))
+    with pytest.raises(TakeError, match="two players named 'Bass'"):
+        TakeFiles(tmp_path / "e", take_manifest(t0, players=("Bass", "Tuba", "Bass")))
     take.write_audio(known(512))                       # the refusals left the take as it was
     take.close()
     assert take.status.frames == 512 and take.status.state == "closed"
@@ -249,6 +251,8 @@ def test_a_closed_take_is_read_exactly_by_soundfile_ffmpeg_numpy_mido_and_midics
     assert sf.info(str(path)).format == "WAVEX"          # WAVE_FORMAT_EXTENSIBLE, float
 
     rows = np.load(folder / m["files"]["analysis"]["Trumpet"])              # NumPy, no stage
+    assert set(load_analysis(folder)) == {"Trumpet", "Bass"} and np.array_equal(load_analysis(folder)["Trumpet"], rows)
+    assert len(records.header(records.ANALYSIS_DTYPE, 0)) == len(records.header(records.ANALYSIS_DTYPE, 10 ** 18))
     assert rows.dtype.names[:3] == ("t_capture", "film_s", "frame") and np.array_equal(rows, sent["rows"])
     assert len(np.load(folder / m["files"]["analysis"]["Bass"])) == 0
     assert m["analysis_rows"] == {"Trumpet": len(sent["rows"]), "Bass": 0}

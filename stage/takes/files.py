@@ -323,6 +323,10 @@ class TakeFiles:
         players = m.get("players", [])
         if not isinstance(players, list) or not all(isinstance(p, dict) and "name" in p for p in players):
             raise TakeError(self.folder, "manifest key 'players' must be a list of tables with a 'name'")
+        names = [str(p["name"]) for p in players]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise TakeError(self.folder, f"manifest key 'players': two players named {twice[0]!r}")
         return m
 
     def _open(self, reserve_bytes: int) -> None:
