@@ -4,11 +4,12 @@
 Too big for CI (it writes about 4.4 GB, then reads it twice), so it is a script; the tests
 cover the same code with a small RF64 limit and a sparse file past 4 GiB
 (tests/test_takes_files.py). A writer process writes 8 channels of a known signal at
-48 kHz through ``stage.takes.TakeFiles`` as fast as it can, syncing after every second of
-audio. Once it is past 4 GiB (about 46.6 minutes) the script checks that the file on disk is
-RF64 and that ffprobe reads it as it grows, kills the writer with SIGKILL, repairs the take,
-and compares every sample with what was written, as libsndfile (soundfile) and FFmpeg read
-it. ``--clean`` closes the take instead of killing the writer.
+48 kHz through ``stage.takes.TakeFiles``, syncing after every second of audio: as fast as it
+can to 10 s past 4 GiB (about 46.6 minutes), then in real time in tenths of a second. Once
+it is past 4 GiB the script checks that the file on disk is RF64 and that ffprobe reads it
+as it grows, kills the writer with SIGKILL between two syncs, repairs the take (its header is
+then behind what is on disk), and compares every sample with what was written, as libsndfile
+(soundfile) and FFmpeg read it. ``--clean`` closes the take instead of killing the writer.
 
 Needs twice the file's size free on the disk of ``--dir`` (default /tmp). Prints one JSON line.
 """
@@ -45,12 +46,23 @@ def second(k: int) -> np.ndarray:
 
 
 def writer(folder: str, progress: str, seconds: int, clean: bool) -> None:
+    """As fast as it goes up to ``fast_seconds`` (past 4 GiB), then in real time in tenths of
+    a second, synced once a second, as the recorder writes."""
     counts = np.memmap(progress, dtype=np.int64, mode="r+", shape=(2,))
     take = TakeFiles(folder, {"cue": "4GiB", "samplerate": SR, "channels": CH, "players": [],
                               "film": {"fps": 24}, "start": {"monotonic_raw": clock.now(), "frame": 0}})
-    for k in range(seconds):
+    fast = fast_seconds(seconds)
+    for k in range(fast):
         take.write_audio(second(k))
         counts[0] = (k + 1) * SR
+        take.sync()
+    t = clock.now()
+    for k in range(fast, seconds):
+        s = second(k)
+        for j in range(10):
+            clock.sleep_until(t + (k - fast) + (j + 1) / 10)
+            take.write_audio(s[j * SR // 10:(j + 1) * SR // 10])
+            counts[0] = k * SR + (j + 1) * SR // 10
         take.sync()
     if clean:
         take.close()
@@ -58,6 +70,10 @@ def writer(folder: str, progress: str, seconds: int, clean: bool) -> None:
     else:
         while True:
             time.sleep(1)
+
+
+def fast_seconds(seconds: int) -> int:
+    return (int(LIMIT_FRAMES / SR) + seconds) // 2 + 1
 
 
 def compare_stream(read_chunk, frames: int) -> int:
@@ -76,7 +92,8 @@ def compare_stream(read_chunk, frames: int) -> int:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", type=Path, default=Path("/tmp"))
-    ap.add_argument("--past", type=float, default=60.0, help="seconds of audio past 4 GiB to write (default 60)")
+    ap.add_argument("--past", type=float, default=20.0,
+                    help="seconds of audio past 4 GiB to write (default 20; the second half in real time)")
     ap.add_argument("--clean", action="store_true", help="close the take instead of killing the writer")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--writer", nargs=4, help=argparse.SUPPRESS)
@@ -100,7 +117,7 @@ def main():
                                  "1" if a.clean else "0"])
         path = None
         live_rf64 = live_probe = None
-        target = (LIMIT_FRAMES + int(a.past * SR) // 2) if not a.clean else None
+        target = (fast_seconds(seconds) + 2) * SR + 3 * SR // 10 if not a.clean else None
         while True:
             c = np.fromfile(progress, dtype=np.int64, count=2)
             if path is None:
@@ -113,7 +130,8 @@ def main():
                 r = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
                                    capture_output=True, text=True, timeout=60)
                 live_probe = int(json.loads(r.stdout)["streams"][0]["duration_ts"])
-                time.sleep(0.37)
+                while np.fromfile(progress, dtype=np.int64, count=1)[0] % SR != SR // 2:
+                    time.sleep(0.001)                  # half way between two syncs
                 os.kill(proc.pid, signal.SIGKILL)
                 break
             if proc.poll() is not None and not a.clean:
@@ -154,6 +172,7 @@ def main():
         ff.wait()
         out["read_s"] = round(time.monotonic() - t, 1)
         ok = (info.form == "RF64" and out["past_4gib"] and info.header_frames >= handed
+              and (a.clean or before.header_frames < info.header_frames)
               and out["soundfile_frames"] == out["ffprobe_frames"] == info.header_frames
               == out["soundfile_equal_frames"] == out["ffmpeg_equal_frames"] and out["ffmpeg_extra_bytes"] == 0)
         out["ok"] = bool(ok)

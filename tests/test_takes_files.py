@@ -218,6 +218,8 @@ def write_take(folder, seconds: float = 3.0, channels: int = 8, **kw) -> tuple[T
             sent["midi"].append((t0 + k * 256 / SR, sysex, "Nord"))
         if k == n // 2:
             take.add_marker(t0 + k * 256 / SR, 200, "bar 17, the lift")
+        if k == 100:
+            take.note_gap(t0 + 0.5, t0 + 0.5107, "capture overrun")
         if (k + 1) % (SR // 256) == 0:
             take.sync()
     take.close()
@@ -283,6 +285,8 @@ def test_a_closed_take_is_read_exactly_by_soundfile_ffmpeg_numpy_mido_and_midics
     assert markers == [{"t_capture": markers[0]["t_capture"], "take_s": markers[0]["take_s"], "frame": "200",
                         "timecode": "01:00:08:08", "label": "bar 17, the lift"}]
     assert m["markers"][0]["label"] == "bar 17, the lift"
+    assert m["gaps"] == [{"t_from": 1000.5, "t_to": 1000.5107, "seconds": 0.0107, "audio_frame": 101 * 256,
+                          "reason": "capture overrun"}]
     assert repair_take(folder) == []                                        # a clean take: nothing to do
 
 
