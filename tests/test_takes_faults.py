@@ -201,12 +201,13 @@ def _in_tmpfs(tmp_path, size: str, mode: str, *args, ro: bool = False) -> dict:
     mnt = tmp_path / "mnt"
     mnt.mkdir(exist_ok=True)
     opts = f"size={size}" + (",ro" if ro else "")
-    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+    ns = ["-m"] if os.geteuid() == 0 else ["-r", "-m"]      # not root: a user namespace of its own
+    r = subprocess.run(["unshare", *ns, "--propagation", "private", "sh", "-c",
                         f'mount -t tmpfs -o {opts} tmpfs "$0" && exec "$@"', str(mnt),
                         sys.executable, "-m", "tests.test_takes_faults", mode, str(mnt), *map(str, args)],
                        capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 0, (f"a tmpfs in a private mount namespace is needed for a real full disk "
-                               f"(root with CAP_SYS_ADMIN): {r.stderr}")
+                               f"(root, or unprivileged user namespaces): {r.stderr}")
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -316,15 +317,17 @@ def test_a_read_only_file_system_is_refused(tmp_path):
 
 
 def _as_nobody(fn) -> str:
-    """``fn()`` in a forked child that has given up root (so permissions apply); what it raised."""
+    """``fn()`` in a forked child that has given up root (so permissions apply; run as another
+    user already, in the child as it is); what it raised."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
         msg = "returned"
         try:
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
+            if os.geteuid() == 0:
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
             fn()
         except TakeError as e:
             msg = f"TakeError: {e}"
@@ -342,9 +345,11 @@ def _as_nobody(fn) -> str:
 @pytest.mark.timeout(60)
 def test_a_folder_that_cannot_be_written_is_refused(tmp_path):
     base = Path(tempfile.mkdtemp(prefix="stage-takes-", dir="/tmp"))
+    mode = 0o755 if os.geteuid() == 0 else 0o555               # writable by root only / by no one
     try:
-        os.chmod(base, 0o755)                                # root's, readable by all, writable by root only
         (base / "takes").mkdir()
+        os.chmod(base / "takes", mode)
+        os.chmod(base, mode)
         assert _as_nobody(lambda: check_can_record(base / "takes", 8, SR, 1)) == \
             f"TakeError: {base / 'takes'}: cannot write to the takes folder: Permission denied"
         assert _as_nobody(lambda: check_can_record(base / "new", 8, SR, 1)) == \
@@ -354,6 +359,7 @@ def test_a_folder_that_cannot_be_written_is_refused(tmp_path):
         assert _as_nobody(lambda: TakeFiles(base / "new" / "x", take_manifest(1.0))).startswith(
             f"TakeError: {base / 'new' / 'x'}: cannot open the take's files: Permission denied")
     finally:
+        os.chmod(base, 0o755)
         shutil.rmtree(base)
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(TakeError, match="cannot create the takes folder: Not a directory"):

@@ -17,9 +17,9 @@ import pytest
 import soundfile as sf
 
 from stage import clock
-from stage.takes import (TakeError, TakeFiles, analysis_rows, check_can_record, list_takes, new_take_folder,
-                         parse_folder_name, repair_take, safe_name)
-from stage.takes import smf, wav
+from stage.takes import (TakeError, TakeFiles, analysis_rows, check_can_record, list_takes, load_analysis,
+                         new_take_folder, parse_folder_name, repair_take, safe_name)
+from stage.takes import records, smf, wav
 
 from .conftest import need_tool
 
@@ -181,6 +181,8 @@ def test_bad_calls_are_refused_with_the_key_or_the_shape(tmp_path):
         take.write_audio(np.zeros((256, 8), np.float64))
     with pytest.raises(ValueError, match="no player 'Tuba'"):
         take.write_analysis("Tuba", analysis_rows(1))
+    with pytest.raises(TakeError, match="two players named 'Bass'"):
+        TakeFiles(tmp_path / "e", take_manifest(t0, players=("Bass", "Tuba", "Bass")))
     take.write_audio(known(512))                       # the refusals left the take as it was
     take.close()
     assert take.status.frames == 512 and take.status.state == "closed"
@@ -216,6 +218,8 @@ def write_take(folder, seconds: float = 3.0, channels: int = 8, **kw) -> tuple[T
             sent["midi"].append((t0 + k * 256 / SR, sysex, "Nord"))
         if k == n // 2:
             take.add_marker(t0 + k * 256 / SR, 200, "bar 17, the lift")
+        if k == 100:
+            take.note_gap(t0 + 0.5, t0 + 0.5107, "capture overrun")
         if (k + 1) % (SR // 256) == 0:
             take.sync()
     take.close()
@@ -249,6 +253,8 @@ def test_a_closed_take_is_read_exactly_by_soundfile_ffmpeg_numpy_mido_and_midics
     assert sf.info(str(path)).format == "WAVEX"          # WAVE_FORMAT_EXTENSIBLE, float
 
     rows = np.load(folder / m["files"]["analysis"]["Trumpet"])              # NumPy, no stage
+    assert set(load_analysis(folder)) == {"Trumpet", "Bass"} and np.array_equal(load_analysis(folder)["Trumpet"], rows)
+    assert len(records.header(records.ANALYSIS_DTYPE, 0)) == len(records.header(records.ANALYSIS_DTYPE, 10 ** 18))
     assert rows.dtype.names[:3] == ("t_capture", "film_s", "frame") and np.array_equal(rows, sent["rows"])
     assert len(np.load(folder / m["files"]["analysis"]["Bass"])) == 0
     assert m["analysis_rows"] == {"Trumpet": len(sent["rows"]), "Bass": 0}
@@ -279,6 +285,8 @@ def test_a_closed_take_is_read_exactly_by_soundfile_ffmpeg_numpy_mido_and_midics
     assert markers == [{"t_capture": markers[0]["t_capture"], "take_s": markers[0]["take_s"], "frame": "200",
                         "timecode": "01:00:08:08", "label": "bar 17, the lift"}]
     assert m["markers"][0]["label"] == "bar 17, the lift"
+    assert m["gaps"] == [{"t_from": 1000.5, "t_to": 1000.5107, "seconds": 0.0107, "audio_frame": 101 * 256,
+                          "reason": "capture overrun"}]
     assert repair_take(folder) == []                                        # a clean take: nothing to do
 
 

@@ -16,7 +16,7 @@ The storage the recorder hands its data to. One folder per take, one writer thre
 - ``repair_take(folder) -> list[str]`` and ``find_unfinished(takes_dir) -> list[Path]``
   (repair.py): what a crash left, made whole; idempotent.
 - ``list_takes(takes_dir) -> list[dict]`` (listing.py): cue, take, start timecode, duration,
-  players, size, status.
+  players, size, status; ``load_analysis(folder) -> {player: rows}`` for the ghost.
 
 The files, each readable without stage (the README says how): a 32-bit float WAV that
 becomes RF64 past 4 GiB (wav.py), one ``.npy`` of analysis records per player (records.py),
@@ -27,11 +27,11 @@ and ``manifest.json`` (manifest.py).
 from .files import RESERVE_BYTES, OsIO, TakeFiles, TakeStatus
 from .folders import (TakeError, check_can_record, default_takes_dir, free_bytes, new_take_folder,
                       parse_folder_name, safe_name)
-from .listing import describe, list_takes
+from .listing import describe, list_takes, load_analysis
 from .records import ANALYSIS_DTYPE, analysis_rows
 from .repair import find_unfinished, repair_all, repair_take
 from .wav import WAV_LIMIT
 
 __all__ = ["ANALYSIS_DTYPE", "RESERVE_BYTES", "WAV_LIMIT", "OsIO", "TakeError", "TakeFiles", "TakeStatus",
            "analysis_rows", "check_can_record", "default_takes_dir", "describe", "find_unfinished", "free_bytes",
-           "list_takes", "new_take_folder", "parse_folder_name", "repair_all", "repair_take", "safe_name"]
+           "list_takes", "load_analysis", "new_take_folder", "parse_folder_name", "repair_all", "repair_take", "safe_name"]

@@ -33,8 +33,9 @@ every file, the .mid and the manifest written and renamed into place): a disk th
 second to flush, as a shared virtual disk does now and then (BENCHMARKS.md), does not hold
 up the writer. None of them raises on a disk error. A write to a disk that stalls still
 stalls its call for as long as the kernel holds it, so the caller buffers: the capture ring
-(and the queues of analysis rows and MIDI) must hold the longest stall to ride out; then
-nothing is lost (tests/test_takes_faults.py: writes that take 500 ms, a 2 s buffer, every
+(and the queues of analysis rows and MIDI) must hold the longest stall to ride out, at
+least 2 s and better 4 s (on the shared disk measured, one write was held 466 ms and the
+writer's next wake came 828 ms late: BENCHMARKS.md); then nothing is lost (tests/test_takes_faults.py: writes that take 500 ms, a 2 s buffer, every
 sample arrives; a 0.2 s buffer loses blocks). Write what has gathered since the last wake
 in one call per file (a block of 1024 frames, not four of 256). ``close()`` waits for the
 disk (``close(wait=False)`` does not; ``join()`` then waits). ``status`` may be read from any
@@ -323,6 +324,10 @@ class TakeFiles:
         players = m.get("players", [])
         if not isinstance(players, list) or not all(isinstance(p, dict) and "name" in p for p in players):
             raise TakeError(self.folder, "manifest key 'players' must be a list of tables with a 'name'")
+        names = [str(p["name"]) for p in players]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise TakeError(self.folder, f"manifest key 'players': two players named {twice[0]!r}")
         return m
 
     def _open(self, reserve_bytes: int) -> None:

@@ -63,6 +63,22 @@ def describe(folder) -> dict:
     return row
 
 
+def load_analysis(folder, mmap: bool = False) -> dict:
+    """Every player's analysis in a take (``{name: structured array}``, ANALYSIS_DTYPE), as far
+    as it is on disk: a take being recorded reads up to its last sync (the ghost of the last
+    pass, ``--ghost TAKE``). ``mmap`` maps the files instead of reading them."""
+    import numpy as np
+    folder = Path(folder)
+    m = mf.read(folder)
+    out = {}
+    for player, rel in m.get("files", {}).get("analysis", {}).items():
+        try:
+            out[player] = np.load(folder / rel, mmap_mode="r" if mmap else None)
+        except (OSError, ValueError) as e:
+            raise TakeError(folder, f"{rel}: cannot be read: {e}") from None
+    return out
+
+
 def is_take(folder) -> bool:
     return (Path(folder) / mf.NAME).is_file()
 
