@@ -138,7 +138,7 @@ def test_midi_ports_in_and_out_come_back_with_the_server(tmp_path):
                     connected = subprocess.run(["jack_connect", src[0], "stage-restart-dump:input"],
                                                env=env).returncode == 0
                 time.sleep(0.1)
-            assert connected, "stage's MTC port did not come back"
+            assert connected, f"stage's MTC port did not come back: {ports}"
             time.sleep(2.5)                                   # the keys port found again, then a note
             procs[1].stdin.write("67\n")
             procs[1].stdin.flush()

@@ -48,6 +48,25 @@ def find_port(spec: str):
                         + ("; ".join(seen) if seen else "none"))
 
 
+def fresh_ports(api, sinks: bool) -> list[str] | None:
+    """The ports the MIDI system has now (``sinks``: those that can be written to, else those
+    that can be read from), seen by a client made for the look: a client kept from before a
+    JACK server died goes on listing the dead server's ports. None if the system is not there."""
+    probe = None
+    try:
+        with quiet_stderr():
+            probe = (rtmidi.MidiOut if sinks else rtmidi.MidiIn)(api, name="stage-probe")
+        return list(probe.get_ports())
+    except Exception:
+        return None
+    finally:
+        if probe is not None:
+            try:
+                probe.delete()
+            except Exception:
+                pass
+
+
 class MidiLog:
     """Every MIDI message received, stamped on arrival, for a recorder: the inputs' callbacks
     append (several ports: several threads, so under a lock held for one append); a reader
@@ -88,6 +107,8 @@ class MidiInput:
         self.reconnects = 0
         self._midi = None
         self._api = None
+        import uuid
+        self._own = f"in-{uuid.uuid4().hex[:8]}"     # our own port's name: found again by it
         self._stop = threading.Event()
         self._watch = threading.Thread(target=self._supervise, name="stage-midi-watch", daemon=True)
 
@@ -128,7 +149,7 @@ class MidiInput:
         i, name = self._index()
         if i is None:
             return False
-        self._midi.open_port(i, "in")
+        self._midi.open_port(i, self._own)
         self._midi.set_callback(self._callback)      # (closing a port cancels its callback)
         self.port_name, self.state = name, "open"
         for f in self.feeds:
@@ -136,38 +157,65 @@ class MidiInput:
         return True
 
     def _disconnect(self):
+        """The port has gone: the players say so. Our own port is closed only where a client made
+        for the look still sees it (the server is there); a client whose server died is left
+        alone, for good (closing through it crashes libjack)."""
         for f in self.feeds:
             f.set_connected(False)
-        try:
-            self._midi.close_port()
-        except Exception:
-            pass
+        if self._midi is None:
+            return
+        sinks = fresh_ports(self._api, sinks=True)
+        if sinks is not None and any(n.endswith(":" + self._own) for n in sinks):
+            try:
+                self._midi.close_port()
+            except Exception:
+                pass
+        else:
+            DEAD.append(self._midi)
+            self._midi = None
 
     def _supervise(self):
-        lost_for = 0
+        """Notice the port going (unplugged) and coming back (by name); and the MIDI system
+        itself going: a JACK server that stopped takes our client with it, and a client kept
+        from before goes on listing the dead server's ports, so every two seconds a client made
+        for the look says what is really there."""
+        tick = 0
         while not self._stop.wait(self.retry):
+            tick += 1
+            look = tick % max(1, int(round(2.0 / self.retry))) == 0
             try:
-                names = self._midi.get_ports()
+                names = self._midi.get_ports() if self._midi is not None else []
             except Exception:
                 names = []
-            if self.state == "open" and self.port_name not in names:
-                self._disconnect()
-                self.state = "lost"
-                lost_for = 0
-            elif self.state == "lost":
-                lost_for += 1
-                if not names and lost_for % 2 == 0:
-                    # no ports at all: the MIDI system itself may have gone (a JACK server
-                    # stopped); a client made now reaches the one that is back, if it is
+            if self.state == "open":
+                if self.port_name not in names:
+                    self._disconnect()
+                    self.state = "lost"
+                elif look:
+                    sinks = fresh_ports(self._api, sinks=True)
+                    if sinks is None or not any(n.endswith(":" + self._own) for n in sinks):
+                        for f in self.feeds:          # our client went with its server
+                            f.set_connected(False)
+                        self.state = "lost"
+                        self._renew()
+            elif self.state == "lost" and tick % max(1, int(round(1.0 / self.retry))) == 0:
+                # the port is looked for by a client made for the look, and when it is there a new
+                # client of ours opens it: the one we have may be of a server that is gone, whose
+                # list still shows the port by name, and opening through it would crash libjack
+                sources = fresh_ports(self._api, sinks=False)
+                if sources and any(self.spec.lower() in n.lower() for n in sources):
+                    self._renew()
                     try:
-                        self._client()
+                        if self._connect():
+                            self.reconnects += 1
                     except Exception:
-                        continue
-                try:
-                    if self._connect():
-                        self.reconnects += 1
-                except Exception:
-                    continue
+                        pass
+
+    def _renew(self) -> None:
+        try:
+            self._client()
+        except Exception:                             # the system is not back yet
+            pass
 
     def stop(self):
         self._stop.set()
@@ -175,6 +223,7 @@ class MidiInput:
             self._watch.join(timeout=2)
         if self._midi is not None:
             self._disconnect()
+        if self._midi is not None:           # (a client of a server that died is kept instead)
             self._midi.delete()
             self._midi = None
         self.state = "closed"
