@@ -52,16 +52,21 @@ def cents(a, b):
 
 
 def run_stage(film: Path, seconds: float, period: int = 256, burst: float = 0.35, gap: float = 0.10,
-              size=None, display: str | None = None, extra_env=None, fps: int = 60):
+              size=None, display: str | None = None, extra_env=None, fps: int = 60, record: bool = False):
     """Run `stage run` on a fresh JACK dummy server with 8 players fed tone bursts.
-    Returns (stats, frames, applied tone changes)."""
+    Returns (stats, frames, applied tone changes); with ``record``, the run records a take, and
+    channel 8 carries known samples instead of tones, so the take says exactly which blocks it
+    lost (stats["lost_blocks"], stats["take_seconds"])."""
     name, jackd = rig.start_jack(channels=8, period=period)
     tmp = Path(tempfile.mkdtemp(prefix="stage-bench-"))
     sess = tmp / "bench.toml"
     sess.write_text(session_text(film, period, fps))
+    extra = ["--record", "--takes", str(tmp / "takes")] if record else []
     try:
         with StageRun(sess, seconds + 2, jack=name, inject=8, display=display, size=size, env=extra_env,
-                      timeout=seconds + 120, cwd=ROOT, silent=False) as run:
+                      timeout=seconds + 120, cwd=ROOT, silent=False, extra=extra) as run:
+            if record:
+                run.injector.counter_channel = 7
             r = np.random.default_rng(1)
             t0 = time.clock_gettime(time.CLOCK_MONOTONIC_RAW) + 1.0
             events, t = [], t0
@@ -76,7 +81,29 @@ def run_stage(film: Path, seconds: float, period: int = 256, burst: float = 0.35
         rig.stop(jackd)
     if not run.ok:
         sys.exit(f"stage run failed:\n{run.stderr}")
-    return run.stats, run.frames, list(applied)
+    stats = run.stats
+    if record:
+        stats.update(lost_in_take(tmp / "takes", period))
+    return stats, run.frames, list(applied)
+
+
+def lost_in_take(takes: Path, period: int) -> dict:
+    """Blocks missing from the take (or doubled), from its channel of known samples."""
+    import json as _json
+
+    import soundfile as sf
+    from stage_testing.rig import counted_index
+    folder = next(p for p in takes.iterdir() if p.is_dir())
+    m = _json.loads((folder / "manifest.json").read_text())
+    x, sr = sf.read(str(folder / m["files"]["audio"]), dtype="float32", always_2d=True)
+    ch = x[:, 7]
+    begun = np.nonzero(ch != 0)[0]
+    ch = ch[begun[0]:] if len(begun) else ch
+    idx = counted_index(ch, 7)
+    bad = int(np.sum(idx < 0))
+    steps = np.diff(idx[idx >= 0])
+    lost = int(np.sum(np.maximum(0, steps - 1)) // period) + int(np.sum(steps <= 0))
+    return {"lost_blocks": lost, "foreign_samples": bad, "take_seconds": round(len(x) / sr, 2)}
 
 
 def machine() -> str:

@@ -130,6 +130,8 @@ def open_source(session, play_out: bool = True):
     else:                                              # the callback in a process of its own
         from .audio.capture import CaptureInput as Input
     try:
+        if Input.__name__ == "CaptureInput":          # its process analyses the players too
+            return Input(a.input, a.samplerate, a.blocksize, channels, players=session.players, hop=a.hop)
         return Input(a.input, a.samplerate, a.blocksize, channels)
     except DeviceError as e:
         raise session.error("audio.input", str(e)) from None

@@ -179,6 +179,11 @@ class Show:
         s = self.session
         self.source = open_source(s, self.play_out)
         check_channels(s, self.source)
+        shared = getattr(self.source, "feeds", None)
+        if shared:                          # analysed in the capture process: its feeds are the players'
+            it = iter(shared)
+            self.feeds = [f if p.is_midi else next(it) for p, f in zip(s.players, self.feeds)]
+            return
         audio = self._audio_players()
         self.analysis = AnalysisThread(self.source.ring, [p for p, _ in audio], [f for _, f in audio],
                                        [p.channel - 1 for p, _ in audio], s.audio.hop,
@@ -191,11 +196,13 @@ class Show:
     def _start_audio(self):
         from .audio.devices import DeviceError
         s = self.session
-        self.analysis.start()
+        if self.analysis is not None:
+            self.analysis.start()
         try:
             self.source.start()
         except DeviceError as e:
-            self.analysis.stop()
+            if self.analysis is not None:
+                self.analysis.stop()
             key = "audio.samplerate" if e.setting == "samplerate" and s.audio.samplerate else "audio.input"
             raise s.error(key, str(e)) from None
 
@@ -574,9 +581,10 @@ class Show:
                           (255, 110, 90) if st.state.startswith("lost") else (220, 220, 220)))
         lat = percentile(pacer.recent_latencies, 50) if pacer else None
         cpu = ""
-        if self.analysis is not None and pacer and len(pacer.present_times) > 1:
+        busy = self.analysis.busy_s if self.analysis is not None else getattr(st, "analysis_busy_s", 0.0)
+        if busy and pacer and len(pacer.present_times) > 1:
             elapsed = max(1e-3, pacer.present_times[-1] - pacer.present_times[0])
-            cpu = f"   analysis {100 * self.analysis.busy_s / elapsed:.1f}% CPU"
+            cpu = f"   analysis {100 * busy / elapsed:.1f}% CPU"
         dropped = self.renderer.film_layer.dropped if self.renderer else 0
         lines.append((f"dropped frames {dropped}   late draws {pacer.frames_late if pacer else 0}   latency "
                       f"{'%.1f ms' % (lat * 1000) if lat is not None else '-'}{cpu}", 0.8, (220, 220, 220)))

@@ -160,6 +160,7 @@ class Injector:
         self.applied: list = []          # (t_cycle_start, freqs) as applied
         self._prioritised = False
         self.counting = False            # play_counter(): every sample says which it is
+        self.counter_channel = None      # or only this channel (the others play tones)
         self.counted = 0
         self.existing = {p.name for p in self.client.get_ports()}     # ports already there: not stage's
         self.client.set_process_callback(self._process)
@@ -192,7 +193,13 @@ class Injector:
                 p.get_array()[:] = counter_samples(idx, i)
             self.counted += frames
             return
+        if self.counter_channel is not None:        # one channel of known samples beside the tones
+            p = self.ports[self.counter_channel]
+            p.get_array()[:] = counter_samples(self.counted + np.arange(frames), self.counter_channel)
+            self.counted += frames
         for i, p in enumerate(self.ports):
+            if i == self.counter_channel:
+                continue
             buf = p.get_array()
             f = self.freqs[i]
             if not self.playing or f <= 0:

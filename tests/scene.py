@@ -61,7 +61,9 @@ class Scene:
         return self.renderer.state(t, self.controller.view, self.director.pending if self.director else None)
 
     def frame(self, t=None):
-        """One frame drawn for (clock) time ``t``: its early and its late part. Returns its state."""
+        """One frame drawn for (clock) time ``t``: its early and its late part. Returns its state.
+        (The label column is drawn early, from what the frame before read: the second of two
+        frames at the same time shows the labels of the first's results.)"""
         if self.director is not None:
             self.controller.upkeep()
         fs = self.state(t)

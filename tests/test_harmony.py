@@ -78,6 +78,7 @@ def test_a_pitch_is_drawn_in_the_colour_of_its_function(chord, function, colour,
     real = app.renderer.text.render
     app.renderer.text.render = lambda *a, **k: rendered.append(a[0]) or real(*a, **k)
     app.frame()
+    app.frame()                        # (the labels are drawn from what the frame before read)
     lane = app.lane("Trumpet")
     x = app.now_x - 0.3 * app.pps
     y = lane.geom.y_for_hz(440.0)

@@ -25,7 +25,8 @@ import sys
 import threading
 
 from .. import clock as _clock
-from .ring import BLOCKS, LAST_BLOCK, LATENCY, OVERFLOWS, PID, START_FRAME, STARTS, SharedRing
+from .ring import (ANALYSIS_BUSY, BLOCKS, LAPPED, LAST_BLOCK, LATENCY, OVERFLOWS, PID, START_FRAME, STARTS,
+                   SharedRing)
 from .state import InputStatus
 
 RING_SECONDS = 8.0           # what the ring holds: the analysis and a recorder may fall this far behind
@@ -39,7 +40,6 @@ class SharedStatus(InputStatus):
 
     def __init__(self, ring: SharedRing, device: str):
         self._ring = ring
-        self.lapped = 0
         self.state = "starting"
         self.device = device
         self.latency_s = 0.0
@@ -48,10 +48,24 @@ class SharedStatus(InputStatus):
 
     def freeze(self) -> None:
         """Keep the last counts (the ring is about to be closed)."""
-        self._kept = (self.blocks, self.overflows, self.last_block_time)
+        self._kept = (self.blocks, self.overflows, self.last_block_time, self.lapped, self.analysis_busy_s)
         self._ring = None
 
-    _kept = (0, 0, 0.0)
+    _kept = (0, 0, 0.0, 0, 0.0)
+
+    @property
+    def lapped(self) -> int:
+        """Hops the analysis (in the capture process) did not do: it had fallen behind, and went
+        on from the newest sound instead."""
+        return int(self._ring.count[LAPPED]) if self._ring is not None else self._kept[3]
+
+    @lapped.setter
+    def lapped(self, v):
+        pass                                    # (counted in the capture process, in the ring)
+
+    @property
+    def analysis_busy_s(self) -> float:
+        return float(self._ring.times[ANALYSIS_BUSY]) if self._ring is not None else self._kept[4]
 
     @property
     def blocks(self) -> int:
@@ -71,7 +85,7 @@ class CaptureInput:
     ``ring``, ``doorbell``, ``status``, ``samplerate``, ``start()``, ``stop()``."""
 
     def __init__(self, device_spec, samplerate: int | None, blocksize: int, channels: int,
-                 clock=_clock.now, ring_seconds: float = RING_SECONDS):
+                 clock=_clock.now, ring_seconds: float = RING_SECONDS, players=(), hop: int = 256):
         from . import devices
         from .engine import Doorbell
         self.spec, self.blocksize, self.channels, self.clock = device_spec, blocksize, channels, clock
@@ -79,6 +93,13 @@ class CaptureInput:
         self.device = dev
         self.samplerate = int(samplerate or dev["samplerate"])
         self.ring = SharedRing(channels, self.samplerate, ring_seconds, create=True)
+        # the players' analysis runs in the capture process too, on an interpreter of its own:
+        # its results come back through these feeds, in shared memory
+        from .state import SharedFeeds
+        self.players = [p for p in players if not getattr(p, "is_midi", False)]
+        self.hop = hop
+        self.shared_feeds = SharedFeeds([p.name for p in self.players], create=True) if self.players else None
+        self.feeds = self.shared_feeds.feeds if self.shared_feeds else []
         self.doorbell = Doorbell()
         self.status = SharedStatus(self.ring, dev["name"])
         self.proc = None
@@ -94,6 +115,11 @@ class CaptureInput:
                 "--seconds", str(self.ring.capacity / self.samplerate), "--doorbell", str(self.doorbell.write_fd)]
         if self.spec is not None:
             args += ["--device", str(self.spec)]
+        if self.players:
+            args += ["--feeds", self.shared_feeds.name, "--hop", str(self.hop), "--players", json.dumps(
+                [{"name": p.name, "channel": p.channel, "lowest": p.lowest, "highest": p.highest,
+                  "gain_db": getattr(p, "gain_db", 0.0), "noise_floor": getattr(p, "noise_floor", None)}
+                 for p in self.players])]
         self._ready.clear()
         self._lines = []
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -187,6 +213,8 @@ class CaptureInput:
             self.status.freeze()
             self.doorbell.close()
             self.ring.close(unlink=True)
+            if self.shared_feeds is not None:
+                self.shared_feeds.close(unlink=True)
 
 
 # -- the capture process itself ------------------------------------------------------------
@@ -201,6 +229,9 @@ def _main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, required=True)
     ap.add_argument("--doorbell", type=int, required=True)
     ap.add_argument("--device", default=None)
+    ap.add_argument("--feeds", default=None)
+    ap.add_argument("--hop", type=int, default=256)
+    ap.add_argument("--players", default="[]")
     a = ap.parse_args(argv)
 
     def say(**msg):
@@ -223,6 +254,32 @@ def _main(argv=None) -> int:
         return 2
     state = {"prioritised": False}
     times, count = ring.times, ring.count
+    bells = [bell]
+    analysis = None
+    players = json.loads(a.players)
+    if a.feeds and players:                    # the players' analysis, here, beside the callback
+        from types import SimpleNamespace
+
+        from .engine import AnalysisThread, Doorbell
+        from .state import InputStatus, SharedFeeds
+        feeds = SharedFeeds([p["name"] for p in players], name=a.feeds)
+        local = Doorbell()
+        bells.append(local.write_fd)
+        cfg = [SimpleNamespace(**p) for p in players]
+
+        class RingStatus(InputStatus):          # what the analysis counts goes where the show reads it
+            @property
+            def lapped(self):
+                return int(count[LAPPED])
+
+            @lapped.setter
+            def lapped(self, v):
+                count[LAPPED] = v
+        sys.setswitchinterval(0.0005)           # the callback waits at most this for the analysis
+        analysis = AnalysisThread(ring, cfg, feeds.feeds, [p["channel"] - 1 for p in players], a.hop, local,
+                                  RingStatus())
+        analysis.cursor = ring.written                 # from what this process captures on
+        analysis.start()
 
     def callback(indata, frames, time_info, status):
         t_now = _clock.now()
@@ -240,10 +297,11 @@ def _main(argv=None) -> int:
             t_first = t_now - times[LATENCY] - frames / a.rate
         ring.write(indata, t_first + (frames - 1) / a.rate)
         times[LAST_BLOCK] = t_now
-        try:
-            os.write(bell, b"\0")
-        except OSError:
-            pass
+        for fd in bells:
+            try:
+                os.write(fd, b"\0")
+            except OSError:
+                pass
 
     ended = threading.Event()
     try:
@@ -263,8 +321,13 @@ def _main(argv=None) -> int:
     # until the show closes our stdin (or goes away), or the stream ends (its device is gone)
     threading.Thread(target=lambda: (sys.stdin.read(), ended.set()), daemon=True).start()
     while not ended.wait(0.25):
+        if analysis is not None:
+            times[ANALYSIS_BUSY] += analysis.busy_s - state.get("busy", 0.0)
+            state["busy"] = analysis.busy_s
         if _clock.now() - times[LAST_BLOCK] > LOST_AFTER:
             break                              # no callbacks: the device or its server is gone
+    if analysis is not None:
+        analysis.stop()
     try:
         devices.bounded(lambda: (stream.abort(ignore_errors=True), stream.close(ignore_errors=True)), 1.0)
     except Exception:

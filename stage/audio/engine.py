@@ -51,6 +51,9 @@ class Doorbell:
                 pass
 
 
+MAX_BEHIND_S = 0.5     # the analysis this far behind the sound goes on from the newest instead
+
+
 class AnalysisThread(Worker):
     """Takes hops from ``ring`` and runs each player's analyzer on its channel.
 
@@ -67,6 +70,8 @@ class AnalysisThread(Worker):
                           for p in players]
         self.cursor = 0
         self.hops = 0
+        self.skipped = 0           # hops left out to catch up with the present
+        self.max_behind = int(MAX_BEHIND_S * ring.samplerate)
         self.busy_s = 0.0          # CPU-ish time spent analysing (wall time inside process())
         from ..faults import seconds
         self.slow = seconds("slow_analysis")
@@ -86,6 +91,14 @@ class AnalysisThread(Worker):
         done = 0
         while self.cursor + hop <= ring.written:
             behind = ring.written - self.cursor
+            if behind > self.max_behind:
+                # fallen behind what can still be shown (a machine too busy, an analysis too slow):
+                # the lanes show the present, not a backlog; the hops left out are counted
+                skip = (behind - 2 * hop) // hop
+                self.cursor += skip * hop
+                self.status.lapped += skip
+                self.skipped += skip
+                continue
             if behind > ring.capacity - 4 * hop:        # the writer lapped us: skip ahead
                 lost = (behind - hop) // hop
                 self.cursor += lost * hop

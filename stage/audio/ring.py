@@ -17,9 +17,10 @@ import numpy as np
 # the counters, in one int64 array: frames written, blocks written, input overflows the device
 # reported, and the capture process's id, how many have started, and the frame the newest began at
 # (shared rings only: a reader knows a capture that started again by them)
-WRITTEN, BLOCKS, OVERFLOWS, PID, STARTS, START_FRAME = range(6)
-# times, in one float64 array: the last block's arrival, the device's input latency
-LAST_BLOCK, LATENCY = range(2)
+WRITTEN, BLOCKS, OVERFLOWS, PID, STARTS, START_FRAME, LAPPED = range(7)
+# times, in one float64 array: the last block's arrival, the device's input latency, the time the
+# capture process's analysis has spent (for the HUD)
+LAST_BLOCK, LATENCY, ANALYSIS_BUSY = range(3)
 
 
 def _capacity(samplerate: int, seconds: float) -> int:

@@ -10,22 +10,44 @@ from __future__ import annotations
 import numpy as np
 
 
+FEED_FIELDS = (("t", np.float64, 0.0), ("f0", np.float32, 0.0), ("conf", np.float32, 0.0),
+               ("level", np.float32, -120.0), ("peak", np.float32, -120.0), ("onset", np.bool_, False),
+               ("tp", np.float64, 0.0), ("_n", np.int64, 0), ("_tpub", np.float64, 0.0))
+
+
+def feed_layout(capacity: int):
+    """(name, shape, dtype, fill) of a feed's arrays: its entries, then its count and the time
+    its newest entry was handed over (one each), so a feed can live in shared memory."""
+    return [(n, (1,) if n in ("_n", "_tpub") else (capacity,), dt, fill) for n, dt, fill in FEED_FIELDS]
+
+
 class PlayerFeed:
-    def __init__(self, name: str, capacity: int = 8192):
+    def __init__(self, name: str, capacity: int = 8192, arrays: dict | None = None):
         self.name = name
         self.capacity = capacity
-        self.t = np.zeros(capacity, np.float64)
-        self.f0 = np.zeros(capacity, np.float32)
-        self.conf = np.zeros(capacity, np.float32)
-        self.level = np.full(capacity, -120.0, np.float32)
-        self.peak = np.full(capacity, -120.0, np.float32)
-        self.onset = np.zeros(capacity, np.bool_)
-        self.tp = np.zeros(capacity, np.float64)      # when each entry was handed over
-        self.count = 0
-        self.t_publish = 0.0       # when the newest entry was handed over (for the latency budget)
+        if arrays is None:
+            arrays = {n: np.full(shape, fill, dt) for n, shape, dt, fill in feed_layout(capacity)}
+        self.t, self.f0, self.conf = arrays["t"], arrays["f0"], arrays["conf"]       # capture times, pitch
+        self.level, self.peak, self.onset = arrays["level"], arrays["peak"], arrays["onset"]
+        self.tp = arrays["tp"]                        # when each entry was handed over
+        self._n, self._tpub = arrays["_n"], arrays["_tpub"]
+
+    @property
+    def count(self) -> int:
+        """Entries written (published last: a reader never sees an entry not yet written)."""
+        return int(self._n[0])
+
+    @property
+    def t_publish(self) -> float:
+        """When the newest entry was handed over (for the latency budget)."""
+        return float(self._tpub[0])
+
+    @t_publish.setter
+    def t_publish(self, v: float) -> None:
+        self._tpub[0] = v
 
     def push(self, t_capture: float, frame, t_publish: float = 0.0) -> None:
-        k = self.count % self.capacity
+        k = int(self._n[0]) % self.capacity
         self.t[k] = t_capture
         self.f0[k] = frame.f0_hz
         self.conf[k] = frame.confidence
@@ -33,8 +55,8 @@ class PlayerFeed:
         self.peak[k] = frame.peak_db
         self.onset[k] = frame.onset
         self.tp[k] = t_publish
-        self.t_publish = t_publish
-        self.count += 1
+        self._tpub[0] = t_publish
+        self._n[0] += 1
 
     def latest(self):
         """(t_capture, f0, confidence, level_db, peak_db) of the newest entry, or None."""
@@ -72,8 +94,47 @@ class InputStatus:
         self.last_block_time = 0.0
         self.reconnects = 0
         self.gaps: list = []       # (lost at, back at) of each time the input went away
+        self.analysis_busy_s = 0.0   # (where the analysis runs elsewhere: its time, as it says)
 
     @property
     def overruns(self) -> int:
         """Blocks lost on the way in: the device's overflows and the hops the analysis lost."""
         return self.overflows + self.lapped
+
+
+class SharedFeeds:
+    """Every audio player's feed in one block of shared memory: the capture process's analysis
+    writes them, the show reads them."""
+
+    def __init__(self, names: list[str], capacity: int = 8192, name: str | None = None, create: bool = False):
+        from multiprocessing import shared_memory
+        layout = feed_layout(capacity)
+        sizes = [int(np.prod(shape)) * np.dtype(dt).itemsize for _, shape, dt, _ in layout]
+        per = sum(sizes)
+        self.shm = shared_memory.SharedMemory(name=name, create=create, size=max(1, per * len(names)))
+        if not create:
+            from .ring import _untrack
+            _untrack(self.shm)
+        self.name = self.shm.name
+        self.feeds = []
+        off = 0
+        for player in names:
+            arrays = {}
+            for (n, shape, dt, fill), size in zip(layout, sizes):
+                a = np.ndarray(shape, dt, buffer=self.shm.buf, offset=off)
+                if create:
+                    a.fill(fill)
+                arrays[n] = a
+                off += size
+            self.feeds.append(PlayerFeed(player, capacity, arrays))
+
+    def close(self, unlink: bool = False) -> None:
+        for f in self.feeds:                 # readers after this see the last of it, in copies
+            for n in ("t", "f0", "conf", "level", "peak", "onset", "tp", "_n", "_tpub"):
+                setattr(f, n, np.array(getattr(f, n)))
+        try:
+            self.shm.close()
+            if unlink:
+                self.shm.unlink()
+        except (BufferError, FileNotFoundError):
+            pass

@@ -162,3 +162,6 @@ class GhostLayer:
     def paint(self, surface) -> None:
         from .strips import blit_strips
         blit_strips(surface, self.trail)
+
+    def paint_area(self, surface, area) -> None:
+        surface.blit(self.trail, area.topleft, area)

@@ -85,6 +85,7 @@ class LaneView:
         self.updated = 0.0                        # when the meter was last moved
         self.chord_at = None                      # t -> harmony.Chord or None (set by the app)
         self.function = None                      # the shown note's function against the chord
+        self.chord_now = None                     # the chord sounding as this frame is drawn
 
     def _first_unseen(self) -> int:
         return max(0, self.feed.count - 1)
@@ -127,7 +128,7 @@ class LaneView:
                     start = (x - 1, y)
                 r = pygame.draw.line(trail, (*col, a), start, (x, y), width)
                 dirty = r if dirty is None else dirty.union(r)
-                chord = self.chord_at(t) if self.chord_at else None
+                chord = self.chord_now                 # (the frame's chord: one look per frame)
                 if chord is not None:                  # a thin core in the colour of the note's function
                     fn = chord.function(int(round(hz_to_midi(f0, g.a4))))     # concert, as chords are
                     self.function = fn
@@ -225,21 +226,21 @@ class LaneView:
             screen.blit(w, (x0 + pad, cy - w.get_height() // 2 + small // 3))
         # onset flash: a bright bar on the lane's left edge of the column
         if now - self.onset_t < 0.12 and self.status != "no input":
-            pygame.draw.rect(screen, (255, 255, 255), (x0, g.top, max(4, int(6 * s)), g.height))
+            screen.fill((255, 255, 255), (x0, g.top, max(4, int(6 * s)), g.height))
         # meter: vertical bar at the column's right edge
         mw = max(10, int(18 * s))
         mx = x0 + width - mw - pad
         mtop, mh = g.top + pad // 2, g.height - pad
-        pygame.draw.rect(screen, (30, 30, 30), (mx, mtop, mw, mh))
+        screen.fill((30, 30, 30), (mx, mtop, mw, mh))           # (fill: a tenth of draw.rect's time)
         frac = (self.meter_db - METER_FLOOR_DB) / -METER_FLOOR_DB
         bh = int(mh * max(0.0, min(1.0, frac)))
         mcol = (90, 220, 110) if self.meter_db < -12 else (250, 210, 60) if self.meter_db < -3 else (255, 70, 60)
         if bh > 0:
-            pygame.draw.rect(screen, mcol, (mx, mtop + mh - bh, mw, bh))
+            screen.fill(mcol, (mx, mtop + mh - bh, mw, bh))
         pf = (self.peak_db - METER_FLOOR_DB) / -METER_FLOOR_DB
         if pf > 0:
             py = mtop + mh - int(mh * min(1.0, pf))
-            pygame.draw.rect(screen, (255, 255, 255), (mx, py - 1, mw, 3))
+            screen.fill((255, 255, 255), (mx, py - 1, mw, 3))
 
 
 def draw_grid(surf: pygame.Surface, geom: LaneGeom, x0: int, x1: int, text, scale: float, colour):
@@ -360,7 +361,9 @@ class LanesLayer:
         pygame.draw.rect(grid, (0, 0, 0, 150), (self.now_x, 0, self.col_w, h))
         pygame.draw.line(grid, (255, 255, 255, 140), (self.now_x, 0), (self.now_x, h), 2)
         # the grid never changes: run-length encoded, its mostly transparent pixels cost nothing
+        # to paint whole; a plain copy paints small areas (an RLE blit walks every row above one)
         self.grid = grid.convert_alpha() if pygame.display.get_surface() is not None else grid
+        self.grid_plain = self.grid.copy()
         self.grid.set_alpha(255, pygame.RLEACCEL)
         self.column = pygame.Rect(self.now_x, 0, self.col_w, h)
         self.col_bg = pygame.Surface(self.column.size)     # the picture under the labels, this frame
@@ -396,18 +399,28 @@ class LanesLayer:
             self.under.paint(surface)
         blit_strips(surface, self.trail)
 
+    def paint_area(self, surface, area: pygame.Rect) -> None:
+        """The grid and the trail in ``area`` only (the picture under them already painted)."""
+        surface.blit(self.grid_plain, area.topleft, area)
+        if self.under is not None:
+            self.under.paint_area(surface, area)
+        surface.blit(self.trail, area.topleft, area)
+
     def keep_column(self, surface) -> None:
         """Keep what is under the label column now (the film, dimmed), to paint the labels over
         again after the late read."""
         self.col_bg.blit(surface, (0, 0), self.column)
 
-    def read(self, drawn: list) -> pygame.Rect | None:
-        """Read every feed: draw what arrived into the trail; returns the area drawn on."""
-        dirty = None
+    def read(self, drawn: list) -> list[pygame.Rect]:
+        """Read every feed: draw what arrived into the trail; returns the areas drawn on (one a
+        lane: small ones, each cheap to paint again, where one spanning the lanes would be tall)."""
+        dirty = []
+        chord = self.lanes[0].chord_at(self.t_right) if self.lanes and self.lanes[0].chord_at else None
         for lv in self.lanes:
+            lv.chord_now = chord
             r = lv.draw_new(self.trail, self.t_right, drawn)
             if r is not None:
-                dirty = r if dirty is None else dirty.union(r)
+                dirty.append(r)
         return dirty
 
     def update_status(self, now: float) -> None:

@@ -401,6 +401,21 @@ class FilmLayer:
             self._fade.set_alpha(int(255 * self.fade))
             surface.blit(self._fade, (x, y))
 
+    def paint_area(self, surface, area: pygame.Rect) -> None:
+        """The film (or its bars) in ``area`` only."""
+        if self.surface is None:
+            surface.fill((0, 0, 0), area)
+            return
+        x, y, w, h = self.rect
+        pic = pygame.Rect(x, y, w, h)
+        inside = area.clip(pic)
+        if inside.size != area.size:                # bars around the picture
+            surface.fill((0, 0, 0), area)
+        if inside.width and inside.height:
+            surface.blit(self.surface, inside.topleft, inside.move(-x, -y))
+            if self.fade > 0 and self._fade is not None:
+                surface.blit(self._fade, inside.topleft, inside.move(-x, -y))
+
     def shown(self):
         """(file frame, pass) of the frame on screen, or None before the first."""
         if self._key is None:

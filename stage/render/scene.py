@@ -5,7 +5,8 @@ transport's position then, the view state the controller published, the cue wait
 it to :class:`Renderer` twice: ``draw_early`` paints everything that does not depend on what
 the players are playing (the film, the lanes' grid and trail so far, the text layers), and
 ``draw_late``, as close to the flip as the pacer can leave it, reads the players' feeds and
-paints only what they add: the newest stretch of each trail and the label column. The renderer
+paints only what they add: the newest stretch of each trail (the label column, whose text
+costs more to draw than those milliseconds are worth, is drawn early from what was in). The renderer
 reads state and draws; it moves nothing (not the transport, not the cues).
 """
 
@@ -164,9 +165,14 @@ class Renderer:
             self.film_layer.prepare(fs)
         self.film_layer.paint(screen)
         studio = view.view == "studio"
+        if self.players:
+            self.lanes.update_status(fs.t_show)
         if studio and self.players:
             self.lanes.paint(screen)
             self.lanes.keep_column(screen)
+            # the label column (note names, meters) from the results in by now: text costs more
+            # to draw than the last few milliseconds are worth; the lines are drawn late
+            self.lanes.paint_labels(screen, fs.t_show, from_kept=False)
         self._overlays = self._prepare_overlays(fs, studio, view.hud)
         for layer in self._overlays:
             layer.paint(screen)
@@ -175,11 +181,11 @@ class Renderer:
 
     def _repaint(self, screen, area: pygame.Rect, film: bool = True) -> None:
         """The picture again in ``area``: the film, the lanes, the text layers over them."""
+        if film:
+            self.film_layer.paint_area(screen, area)
+            self.lanes.paint_area(screen, area)
         screen.set_clip(area)
         try:
-            if film:
-                self.film_layer.paint(screen)
-                self.lanes.paint(screen)
             for layer in self._overlays:
                 if layer.ops.hits(area):
                     layer.paint(screen)
@@ -191,7 +197,7 @@ class Renderer:
         result drawn."""
         drawn: list[float] = []
         dirty = self.lanes.read(drawn)
-        self.lanes.update_status(fs.t_show)
+        self.lanes.update_status(fs.t_show)           # (what the next frame's labels will say)
         view = fs.view
         if view.blackout:
             return drawn
@@ -204,12 +210,11 @@ class Renderer:
             return drawn
         if not self.players:
             return drawn
-        if dirty is not None:
-            area = dirty.inflate(4, 4).clip(pygame.Rect(0, 0, self.now_x, self.size[1]))
+        lanes_area = pygame.Rect(0, 0, self.now_x, self.size[1])
+        for r in dirty:
+            area = r.inflate(4, 4).clip(lanes_area)
             if area.width and area.height:
                 self._repaint(screen, area)
-        self.lanes.paint_labels(screen, fs.t_show)
-        self._repaint(screen, self.lanes.column, film=False)
         return drawn
 
     def draw_monitor(self, surface, fs: FrameState, projector: str) -> None:
