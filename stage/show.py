@@ -122,9 +122,21 @@ class Show:
         for e in errors:
             print(f"stage: while stopping, {e}", file=sys.stderr)
 
+    stop_asked = None        # why the run was asked to end early (a signal's name), or None
+
+    def request_stop(self, why: str = "asked") -> None:
+        """End the run cleanly at the next frame: the draw loop leaves, and ``run`` stops every part
+        (streams closed, takes finished, MTC and MIDI clock stopped). Safe from a signal handler
+        or any thread: it only sets flags."""
+        self.stop_asked = why
+        if self.window is not None:
+            self.window.running = False
+
     def run(self, seconds=None, snapshot=None) -> dict:
         self.start()
         try:
+            if self.stop_asked:                    # asked while the parts were starting
+                self.window.running = False
             t0 = self.clock()
             self.transport.restart(t0, playing=self.chase is None)  # chasing MTC, the film waits for the code
             if self.record:
