@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -120,20 +121,50 @@ def _perform(session, args) -> int:
     show = Show(session, _options(session, args), play_out=not args.silent, trace_path=args.trace,
                 record=args.record, ghost_take=args.ghost, takes_dir=args.takes)
     try:
-        stats = show.run(args.seconds, args.snapshot)
+        with _stop_on_signals(show):
+            stats = show.run(args.seconds, args.snapshot)
     except pygame.error as e:
         print(f"stage: cannot open the screen ({e}); on a machine with no display, run with "
               f"--headless [--seconds N --snapshot OUT.png]", file=sys.stderr)
         return 2
     if args.headless or args.seconds is not None:
         print(json.dumps(stats), flush=True)
+    code = 130 if show.stop_asked == "SIGINT" else 0      # Ctrl-C: as shells expect; the rest: a clean end
     from .audio import devices
     from .midi import inputs
     if devices.WEDGED or inputs.DEAD:   # PortAudio hangs, and libjack crashes, tidying up after a
         sys.stdout.flush()              # JACK server that died under them: leave without that
         sys.stderr.flush()
-        os._exit(0)
-    return 0
+        os._exit(code)
+    return code
+
+
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def _stop_on_signals(show):
+    """Ctrl-C, SIGTERM (a service stopped, a shutdown) and SIGHUP (the terminal closed) end the
+    show cleanly at the next frame, as closing the window does: the handler only asks. A second
+    one, while the show is stopping, does what the signal does by default (stop at once)."""
+    import signal
+    before = {}
+
+    def ask(signum, frame):
+        name = signal.Signals(signum).name
+        if show.stop_asked is None:
+            print(f"stage: {name}: stopping (again to stop at once)", file=sys.stderr, flush=True)
+        for n, old in before.items():            # the next one is not ours
+            signal.signal(getattr(signal, n), old)
+        show.request_stop(name)
+
+    for n in STOP_SIGNALS:
+        before[n] = signal.signal(getattr(signal, n), ask)
+    try:
+        yield
+    finally:
+        for n, old in before.items():
+            signal.signal(getattr(signal, n), old)
 
 
 def cmd_demo(args) -> int:

@@ -43,7 +43,10 @@ def open_film(session) -> Film:
     """Probe the film, set up its timecode (the session's start and drop_frame, else the file's
     own: see film_timecode; film.tc.source says which) and resolve its loop; FilmError says
     which file and why, SessionError which key."""
-    info = probe(session.film.path)
+    try:
+        info = probe(session.film.path)
+    except FilmError as e:               # the session's film.file is at fault: say where it is set
+        raise session.error("film.file", str(e)) from None
     f = session.film
     try:
         tc = film_timecode(info.fps, info.timecode, f.start, f.drop_frame)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from . import clock as _clock
 
+SCAN_FRAMES = 30_000         # `stage check` decodes at most this many frames of the loops (20 min at 24 fps)
+
 
 @dataclass
 class Part:
@@ -122,9 +124,21 @@ class Show:
         for e in errors:
             print(f"stage: while stopping, {e}", file=sys.stderr)
 
+    stop_asked = None        # why the run was asked to end early (a signal's name), or None
+
+    def request_stop(self, why: str = "asked") -> None:
+        """End the run cleanly at the next frame: the draw loop leaves, and ``run`` stops every part
+        (streams closed, takes finished, MTC and MIDI clock stopped). Safe from a signal handler
+        or any thread: it only sets flags."""
+        self.stop_asked = why
+        if self.window is not None:
+            self.window.running = False
+
     def run(self, seconds=None, snapshot=None) -> dict:
         self.start()
         try:
+            if self.stop_asked:                    # asked while the parts were starting
+                self.window.running = False
             t0 = self.clock()
             self.transport.restart(t0, playing=self.chase is None)  # chasing MTC, the film waits for the code
             if self.record:
@@ -138,6 +152,10 @@ class Show:
     def _open_film(self):
         from .runtime import open_film
         self.film = open_film(self.session)
+        fi = self.film.info
+        if fi.truncated_at is not None:
+            print(f"stage: warning: {fi.path} is truncated: its data stops at {self.film.tc.label(fi.truncated_at)} "
+                  f"(frame {fi.truncated_at} of {fi.frames})", file=sys.stderr)
         from .film.transport import Transport
         self.transport = Transport(self.film.info.fps, self.film.cues[0].loop, clock=self.clock)
 
@@ -151,15 +169,40 @@ class Show:
                  f"{'' if fi.has_audio else ' (none in file)'}",
                  f"timecode {tc.label(0)} at the first frame, {'drop-frame' if tc.drop_frame else 'non-drop'} "
                  f"({tc.describe_source()})"]
+        if fi.truncated_at is not None:
+            lines.append(f"warning  {fi.path.name} is truncated: its data stops at {tc.label(fi.truncated_at)} "
+                         f"(frame {fi.truncated_at} of {fi.frames})")
         for i, cue in enumerate(film.cues):
             a, b = cue.loop
             hits = "".join(f"  hit {tc.label(h.frame)} {h.label}".rstrip() for h in cue.hits)
             lines.append(f"cue {i + 1:<4} {cue.name}: {tc.label(a)} - {tc.label(b)}  ({b - a} frames, "
                          f"{(b - a) / float(fi.fps):.2f} s){hits}")
+        lines.append(self._check_frames(film))
         d = s.display
         lines.append(f"display  screen {d.screen}  {'full-screen' if d.fullscreen else 'windowed'}  "
                      f"{'%dx%d' % d.size if d.size else 'screen size'}  {d.fps} fps  vsync {'on' if d.vsync else 'off'}")
         return lines
+
+    def _check_frames(self, film) -> str:
+        """Every frame of every cue's loop decoded, as the show will: damage is refused here,
+        naming the frames, rather than held over on stage."""
+        from .film.decoder import scan_loop
+        fi, tc = film.info, film.tc
+        t0, total, left = time.monotonic(), 0, SCAN_FRAMES
+        for i, cue in enumerate(film.cues):
+            a, b = cue.loop
+            b = min(b, a + left)
+            for d in scan_loop(fi, a, b) if b > a else ():
+                raise self.session.error(
+                    "film.file", f"{fi.path}: cue {i + 1} {cue.name!r}: frames {tc.label(d.first)}-{tc.label(d.last)} "
+                    f"({d.first}-{d.last}) cannot be shown: {d.why}; on stage the last good frame would be held "
+                    f"over them: export or copy the film again")
+            total += b - a
+            left -= b - a
+        every = sum(c.loop[1] - c.loop[0] for c in film.cues)
+        what = "every frame of the loops decodes" if total == every else \
+            f"the loops' first {total} of {every} frames decode (the rest is not checked)"
+        return f"film     {what} ({total} frames in {time.monotonic() - t0:.1f} s)"
 
     # -- players' feeds
     def _make_feeds(self):
@@ -567,7 +610,8 @@ class Show:
                 lines.append((f"cue {pos.cue + 1}/{len(cues)} {cues[pos.cue].name}{nxt}", 1.0, (255, 230, 120)))
             pl = self.director.player_for(pos.cue) if self.director else None
             if pl is not None and pl.decoder.error:
-                lines.append((f"FILM: {pl.decoder.error}", 0.8, (255, 100, 90)))
+                held = f"  ({pl.decoder.held} frames held)" if pl.decoder.held else ""
+                lines.append((f"FILM: {pl.decoder.error}{held}", 0.8, (255, 100, 90)))
         if projector:
             lines.append((f"projector: {projector}", 1.0,
                           (255, 120, 200) if fs.view.view == "performance" else (160, 220, 255)))
@@ -622,6 +666,11 @@ class Show:
                 lines.append((f"{lv.player.name}: {lv.meter_db:6.1f} dBFS  {lv.status}", 0.8, lv.player.colour))
         return lines
 
+    def _film_decoder(self):
+        """The decoder of the film player shown last (kept after the show has stopped)."""
+        pl = self.renderer.film_layer.player if self.renderer is not None else None
+        return pl.decoder if pl is not None else None
+
     def _stats(self, stats: dict) -> dict:
         st = self.source.status if self.source is not None else None
         view = self.controller.view if self.controller else None
@@ -634,6 +683,8 @@ class Show:
             "markers": [self.film.tc.label(f) for f, _ in (view.markers if view else ())],
             "controls": self.controls.received if self.controls else 0,
             "cue_switches": self.director.switches if self.director else 0,
+            "film_error": self._film_decoder().error if self._film_decoder() else None,
+            "film_held": self._film_decoder().held if self._film_decoder() else 0,
             "takes": [str(p) for p in self.recorder.takes] if self.recorder else [],
             "recording_lost_s": round(self.recorder.lost_frames / max(1, self.source.samplerate), 3)
             if self.recorder and self.source else 0.0,

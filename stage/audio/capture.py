@@ -122,8 +122,11 @@ class CaptureInput:
                  for p in self.players])]
         self._ready.clear()
         self._lines = []
+        # a session of its own: Ctrl-C and a terminal's hangup reach the show, which stops this
+        # process cleanly (by closing its stdin), not this process half way through a block
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     pass_fds=(self.doorbell.write_fd,), env=dict(os.environ))
+                                     pass_fds=(self.doorbell.write_fd,), env=dict(os.environ),
+                                     start_new_session=True)
         proc = self.proc
         threading.Thread(target=self._read, args=(proc,), name="stage-capture-read", daemon=True).start()
 
@@ -319,7 +322,8 @@ def _main(argv=None) -> int:
     times[LAST_BLOCK] = _clock.now()
     say(ready=True, device=dev["name"], latency=float(stream.latency), samplerate=a.rate)
     # until the show closes our stdin (or goes away), or the stream ends (its device is gone)
-    threading.Thread(target=lambda: (sys.stdin.read(), ended.set()), daemon=True).start()
+    asked = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), asked.set(), ended.set()), daemon=True).start()
     while not ended.wait(0.25):
         if analysis is not None:
             times[ANALYSIS_BUSY] += analysis.busy_s - state.get("busy", 0.0)
@@ -329,7 +333,11 @@ def _main(argv=None) -> int:
     if analysis is not None:
         analysis.stop()
     try:
-        devices.bounded(lambda: (stream.abort(ignore_errors=True), stream.close(ignore_errors=True)), 1.0)
+        closed = devices.bounded(lambda: (stream.abort(ignore_errors=True), stream.close(ignore_errors=True)), 1.0)
+        if closed and asked.is_set() and _clock.now() - times[LAST_BLOCK] < LOST_AFTER:
+            # asked to stop, the server alive: leave it as a client should (a JACK server that runs
+            # synchronously, jackd -S, otherwise waits its client timeout, 5 s, for us mid-cycle)
+            devices.bounded(sd._terminate, 1.0)
     except Exception:
         pass
     ring.close()

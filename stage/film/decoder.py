@@ -24,6 +24,12 @@ from ..clock import place_thread
 from .timecode import EmbeddedTimecode, TimecodeError, TimecodeFormat
 
 
+def _why(e: BaseException) -> str:
+    """An FFmpeg or OS error in words, without the call it came from."""
+    why = getattr(e, "strerror", None)         # (FFmpeg's errors carry theirs too)
+    return str(why) if why else (str(e) or type(e).__name__)
+
+
 class FilmError(RuntimeError):
     """A film that cannot be used, naming the file; ``point`` is "in" or "out" where a loop
     point is at fault."""
@@ -43,6 +49,7 @@ class FilmInfo:
     frames: int              # frames in the file
     has_audio: bool
     timecode: EmbeddedTimecode | None = None   # the start timecode the file carries, and where
+    truncated_at: int | None = None            # the first frame whose data the file's index says is past its end
 
     @property
     def duration(self) -> float:
@@ -56,8 +63,12 @@ def probe(path) -> FilmInfo:
     try:
         with av.open(str(path)) as c:
             if not c.streams.video:
-                raise FilmError(f"{path}: has no video stream")
+                raise FilmError(f"{path}: has no video stream{_holds(c)}")
             s = c.streams.video[0]
+            if s.codec_context is None:          # FFmpeg knows the stream, but has no decoder for it
+                raise FilmError(f"{path}: its video cannot be decoded: this FFmpeg ({av.ffmpeg_version_info}, "
+                                f"through PyAV {av.__version__}) has no decoder for its codec; convert the film "
+                                f"to H.264, ProRes or DNxHR")
             rate = s.average_rate or s.guessed_rate or s.base_rate
             if not rate:
                 raise FilmError(f"{path}: frame rate unknown")
@@ -79,11 +90,43 @@ def probe(path) -> FilmInfo:
                 next(c.decode(s))
             except StopIteration:
                 raise FilmError(f"{path}: video stream holds no frames") from None
-            return FilmInfo(path, fps, w, h, aspect, int(frames), bool(c.streams.audio), embedded_timecode(c, s))
+            return FilmInfo(path, fps, w, h, aspect, int(frames), bool(c.streams.audio), embedded_timecode(c, s),
+                            _truncated_at(path, s, fps))
     except FilmError:
         raise
     except (av.FFmpegError, OSError, ValueError) as e:
-        raise FilmError(f"{path}: cannot be read as video: {e}") from None
+        raise FilmError(f"{path}: cannot be read as video: {_why(e)}") from None
+
+
+def _truncated_at(path: Path, stream, fps) -> int | None:
+    """Where a file whose index runs past its end was cut off (a copy that stopped half way):
+    the first frame whose data is not there, or None. Read from the index the demuxer keeps
+    (QuickTime, MP4, Matroska's cues), newest first, so a whole file costs one look."""
+    try:
+        size = path.stat().st_size
+        entries = stream.index_entries
+        n = len(entries)
+    except (OSError, AttributeError):
+        return None
+    t0 = stream.start_time or 0
+    cut = None
+    for k in range(n - 1, -1, -1):
+        e = entries[k]
+        if e.pos < 0 or e.pos + e.size <= size:
+            break
+        cut = e
+    if cut is None:
+        return None
+    return max(0, int(math.floor(float((cut.timestamp - t0) * stream.time_base) * float(fps) + 0.5)))
+
+
+def _holds(container) -> str:
+    """What a file holds instead of a picture: ' (it holds 1 audio stream, aac)'."""
+    kinds = [f"{st.type} ({st.codec_context.name})" if st.codec_context is not None else st.type
+             for st in container.streams]
+    if not kinds:
+        return ": it holds no streams at all"
+    return f": it holds {len(kinds)} stream{'s' if len(kinds) > 1 else ''}: {', '.join(kinds)}"
 
 
 _QUICKTIME = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2"}     # FFmpeg's mov demuxer's names
@@ -129,7 +172,8 @@ def resolve_loop(info: FilmInfo, loop_in, loop_out, tc: TimecodeFormat | None = 
         return str(value) if isinstance(value, str) else f"{value} s ({tc.label(frame)})"
 
     points = {}
-    for point, value, default in (("in", loop_in or 0, 0), ("out", loop_out, info.frames)):
+    end = info.frames if info.truncated_at is None else min(info.frames, info.truncated_at)
+    for point, value, default in (("in", loop_in or 0, 0), ("out", loop_out, end)):
         try:
             frame = default if value is None else tc.offset(value)
         except TimecodeError as e:
@@ -141,12 +185,91 @@ def resolve_loop(info: FilmInfo, loop_in, loop_out, tc: TimecodeFormat | None = 
         if frame > last:
             raise FilmError(f"{info.path}: loop {point} point {shown(value, frame)} is past the end of the film: "
                             f"{runs(point)}", point=point)
+        if info.truncated_at is not None and frame > (info.truncated_at - 1 if point == "in" else info.truncated_at):
+            raise FilmError(f"{info.path}: the file is truncated: its data stops at frame {info.truncated_at} "
+                            f"({tc.label(info.truncated_at)}) of {info.frames}, and the loop {point} point "
+                            f"{shown(value, frame)} is past that; copy the film again, or loop before "
+                            f"{tc.label(info.truncated_at)}", point=point)
         points[point] = frame
     fin, fout = points["in"], points["out"]
     if fout - fin < 2:
-        raise FilmError(f"{info.path}: loop out point must come after the in point (in {tc.label(fin)}, out "
-                        f"{tc.label(fout)}; at least 2 frames)", point="out")
+        what = {0: "a loop of zero length", 1: "a loop of one frame"}.get(fout - fin, "a loop that runs backwards")
+        raise FilmError(f"{info.path}: loop out point must come after the in point: in {tc.label(fin)}, out "
+                        f"{tc.label(fout)} is {what} (a loop is at least 2 frames)", point="out")
     return fin, fout
+
+
+@dataclass
+class Damage:
+    """Frames [first, last] of a file that cannot be shown, and why."""
+    first: int
+    last: int
+    why: str
+
+
+def scan_loop(info: FilmInfo, loop_in: int, loop_out: int) -> list[Damage]:
+    """Decode every frame of [loop_in, loop_out) as the show will (without converting them) and
+    say which cannot be shown: packets that will not decode and the frames that follow them up
+    to the next clean keyframe, frames FFmpeg marks corrupt, data that cannot be read, a file
+    that ends before the loop does. For `stage check`: damage found here is damage the show
+    would hold the last good frame over."""
+    found: list[Damage] = []
+
+    def mark(a: int, b: int, why: str) -> None:
+        a, b = max(a, loop_in), min(b, loop_out - 1)
+        if a > b:
+            return
+        if found and a <= found[-1].last + 1:
+            found[-1].last = max(found[-1].last, b)
+        else:
+            found.append(Damage(a, b, why))
+
+    with av.open(str(info.path)) as c:
+        stream = c.streams.video[0]
+        stream.thread_type = "AUTO"
+        t0 = stream.start_time or 0
+        tb, fps = stream.time_base, float(info.fps)
+
+        def index(pts):
+            return int(math.floor(float((pts - t0) * tb) * fps + 0.5))
+
+        c.seek(max(t0, int(loop_in / fps / float(tb)) + t0), stream=stream, backward=True, any_frame=False)
+        expected, why, until_key = loop_in, "", False
+        packets = c.demux(stream)
+        while expected < loop_out:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except (av.FFmpegError, OSError) as e:
+                mark(expected, loop_out - 1, f"cannot be read ({_why(e)})")
+                return found
+            try:
+                frames = packet.decode()
+            except (av.FFmpegError, ValueError) as e:
+                until_key, why = True, f"damaged ({_why(e)})"
+                continue
+            for f in frames:
+                if f.pts is None:
+                    continue
+                idx = index(f.pts)
+                if f.key_frame and not f.is_corrupt:
+                    until_key = False
+                if idx < loop_in:
+                    continue
+                if idx >= loop_out:
+                    expected = loop_out
+                    break
+                if until_key or f.is_corrupt:
+                    mark(idx, idx, why if until_key else "damaged (a corrupt frame)")
+                    continue
+                if idx > expected and why:               # frames lost with the packets that failed
+                    mark(expected, idx - 1, why)
+                why = ""
+                expected = max(expected, idx + 1)
+        if expected < loop_out - 2:
+            mark(expected, loop_out - 1, f"the file ends at frame {expected} (truncated?)")
+    return found
 
 
 def fit_rect(aspect: float, screen: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -231,15 +354,66 @@ class FilmDecoder:
         return int(math.floor(t * float(self.info.fps) + 0.5))
 
     def _frames_from(self, container, stream, t0, index: int):
-        """Decoded frames from ``index`` on (seeking to the keyframe before it)."""
+        """Decoded frames from ``index`` on (seeking to the keyframe before it). A damaged file
+        never ends the show: a packet that will not decode is skipped, and so is every frame
+        after it until the next clean keyframe (H.264 conceals damage with smears until then),
+        so the caller holds the last good frame over them; data that cannot be read (a file
+        truncated or gone under us) ends the frames early, and is said in ``error``."""
         target_pts = int(index / float(self.info.fps) / float(stream.time_base)) + t0
-        container.seek(max(t0, target_pts), stream=stream, backward=True, any_frame=False)
+        try:
+            container.seek(max(t0, target_pts), stream=stream, backward=True, any_frame=False)
+        except (av.FFmpegError, OSError) as e:
+            self._cut_short = True
+            self._fault(f"cannot seek ({_why(e)})", index)
+            return
         self.seeks += 1
-        for frame in container.decode(stream):
-            idx = self._index(frame, stream, t0)
-            if idx < index:
+        self._damaged_until_key = self._cut_short = False
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except (av.FFmpegError, OSError) as e:
+                self._cut_short = True
+                self._fault(f"cannot be read on from here ({_why(e)})", self._packet_index(None, stream, t0))
+                return
+            self._last_packet_pts = packet.pts
+            try:
+                frames = packet.decode()
+            except (av.FFmpegError, ValueError) as e:   # damaged data: skip it, hold the last good frame
+                self._damaged_until_key = True
+                self._fault(f"damaged ({_why(e)})", self._packet_index(packet.pts, stream, t0))
                 continue
-            yield idx, frame
+            for frame in frames:
+                idx = self._index(frame, stream, t0)
+                if frame.key_frame and not frame.is_corrupt:
+                    self._damaged_until_key = False
+                if self._damaged_until_key or frame.is_corrupt:
+                    if frame.is_corrupt and not self._damaged_until_key and idx >= index:
+                        self._fault("damaged (a corrupt frame)", idx)
+                    continue
+                if idx < index:
+                    continue
+                yield idx, frame
+
+    _damaged_until_key = False
+    _cut_short = False       # the last read ended on an error (said already)
+    _last_packet_pts = None
+    held = 0                 # frames that could not be shown (damaged, unreadable): the last good one held
+    faults = 0               # damaged packets, corrupt frames, reads that failed
+
+    def _packet_index(self, packet_pts=None, stream=None, t0=0):
+        pts = packet_pts if packet_pts is not None else self._last_packet_pts
+        if pts is None or stream is None:
+            return None
+        return int(math.floor(float((pts - t0) * stream.time_base) * float(self.info.fps) + 0.5))
+
+    def _fault(self, what: str, frame: int | None = None) -> None:
+        """A fault in the file, for the HUD: what, where, and that the picture holds."""
+        self.faults += 1
+        where = f" at frame {frame} ({frame / float(self.info.fps):.2f} s)" if frame is not None else ""
+        self.error = f"{self.info.path.name}: {what}{where}: the last good frame is held"
 
     def _run(self):
         # Decoding runs ahead by a queue's worth, so it can give way: a nicer thread, kept off
@@ -263,19 +437,22 @@ class FilmDecoder:
                             break
                         self.head[off] = self._convert(frame)
                         self.decoded += 1
-                    last = None
+                    good = [px for px in self.head if px is not None]
+                    last = good[0] if good else self._blank()
                     for i in range(self.head_len):         # a missing frame repeats its neighbour
                         if self.head[i] is None:
-                            self.head[i] = last if last is not None else self._blank()
+                            self.head[i] = last
                         last = self.head[i]
                     self.head_ready.set()
                 if self.length <= self.head_len:
                     return
+                self._last_pixels = self.head[-1]          # held if the first frames after the head are damaged
                 while not self._stop.is_set():
                     seq = self._next_seq
                     self._stream_from(container, stream, t0, seq)
-        except Exception as e:  # a broken file mid-run: say so in the HUD, keep showing what we have
-            self.error = f"{self.info.path}: {e}"
+        except Exception as e:  # the file cannot be opened (gone, unreadable): say so; the picture holds
+            self.error = f"{self.info.path.name}: cannot be read ({_why(e)}): the last good frame is held"
+            self.faults += 1
             self.head_ready.set()
         finally:
             if self._stop.is_set():     # stopped: let go of the decoded frames now, not when collected
@@ -300,9 +477,10 @@ class FilmDecoder:
                     break
                 if idx >= self.loop_out:
                     break
-                while idx > expected and expected < self.loop_out:   # a gap in the file: repeat
+                while idx > expected and expected < self.loop_out:   # a gap (or damage): hold
                     self._put(pass_no * self.length + expected - self.loop_in, self._last_pixels)
                     expected += 1
+                    self.held += self.faults > 0
                 px = self._convert(frame)
                 self._last_pixels = px
                 self._put(pass_no * self.length + idx - self.loop_in, px)
@@ -314,6 +492,19 @@ class FilmDecoder:
                 self._next_seq = self._request
                 return
             if self._stop.is_set():
+                return
+            if expected < self.loop_out - 2 and not self._cut_short:
+                # the data ended before the loop did (a file truncated under us): the rest of the
+                # pass holds the last good frame, so the picture keeps time
+                if not self.error or "ends early" not in self.error:
+                    self._fault("ends early (truncated?)", expected)
+            short = expected < self.loop_out - 2
+            while expected < self.loop_out and not self._stop.is_set() and self._request is None:
+                self._put(pass_no * self.length + expected - self.loop_in, self._last_pixels)
+                expected += 1
+                self.held += short
+            if self._request is not None:
+                self._next_seq = self._request
                 return
             pass_no += 1
             off = self.head_len

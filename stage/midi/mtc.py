@@ -212,6 +212,16 @@ class MtcSender(Follower):
         self.out.send_message(full_frame(self.tc.label(p.frame), self.nominal, self.rate_code))
         self.full_frames += 1
 
+    def stop(self, timeout: float = 2.0) -> None:
+        """The code stops with the show: no more quarter frames, and a full frame saying where it
+        stopped (as when the film is paused), so a DAW chasing it parks there."""
+        super().stop(timeout)
+        try:
+            if self.full_frames:
+                self._full_frame(self.transport.at(self.clock()))
+        except Exception:
+            pass
+
     def _run(self):
         _clock.raise_thread_priority(-10)     # where allowed: a quarter frame is 10 ms at 24 fps
         epoch = None                 # the epoch being followed (None: stopped)
