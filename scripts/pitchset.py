@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
-"""The pitch-accuracy set: monophonic lines played by sampled instruments, truth from the MIDI.
+"""The pitch-accuracy set: monophonic lines played by sampled and modelled instruments, truth
+from the MIDI, every note kept, in a tuning split and a held-out split.
 
-Renders, reproducibly (fixed seeds), lines for eleven instruments in five styles (ballad,
-swing, bebop runs at 8-10 notes a second, wide leaps, the instrument's whole range) with
-Debian's fluidsynth and the FluidR3 GM soundfont, gain-staged (the loudest 100 ms of each line
-at -14 dBFS RMS), each dry and again with reverb and room noise. Before a note is used, its sample's tuning is measured on a held note; a note whose
-sample is more than 30 cents off, or unsteady, or that opens an octave or a twelfth low, is left out
-of the lines (and listed), and the truth carries each kept note's measured tuning.
+Renders, reproducibly (fixed seeds), lines in five styles (ballad, swing, bebop runs at 8-10
+notes a second, wide leaps, the instrument's whole range) from four sources: the FluidR3 GM
+and TimGM6mb soundfonts through Debian's fluidsynth, the freepats GUS patches through timidity,
+and STK's physical models (clarinet, flute, sax, brass, bowed, plucked) through Debian's
+stk-demo. Each line is gain-staged (the loudest 100 ms at -14 dBFS RMS), dry and again with
+reverb and room noise. Every note of each range is played, as the instrument gives it (a
+sample that opens an octave low, a thump, an out-of-tune sample: all kept). Each note's
+steady pitch is measured on a held note first; the truth carries that tuning where the
+note has one within a semitone of its name (listed otherwise).
 
-    python scripts/pitchset.py [OUTDIR]        # renders what is missing, prints the set
+The split: within each family, the instruments (source and patch) are shuffled with a fixed
+seed and dealt alternately to ``held-out`` and ``tuning``; the held-out split is for
+reporting, never for tuning.
+
+    python scripts/pitchset.py [OUTDIR] [--jobs 2]    # renders what is missing, lists the set
 
 Used by scripts/bench_pitch.py and to make tests/data.
 """
@@ -21,6 +29,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zlib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,35 +41,84 @@ import soundfile as sf
 from stage.audio.score import truth  # noqa: F401  (the set's truth, pitchset.truth)
 
 SR = 48000
-SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+SOUNDFONTS = {"fluidr3": Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+              "timgm6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2")}
+FREEPATS_CFG = Path("/etc/timidity/freepats.cfg")
+SOURCES = ["fluidr3", "timgm6mb", "freepats", "stk"]
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "build" / "pitchset"
+SPLIT_SEED = 20261202
+NEEDS = {"fluidr3": "fluidsynth fluid-soundfont-gm", "timgm6mb": "fluidsynth timgm6mb-soundfont",
+         "freepats": "timidity freepats", "stk": "stk"}
 
 
 @dataclass(frozen=True)
 class Instrument:
     name: str
-    program: int         # General MIDI program (0-based)
+    program: int | str   # General MIDI program (0-based), or the STK model's name
     lowest: int          # MIDI notes, concert pitch: the range a session would give
     highest: int
     family: str
     monophonic: bool = True   # one note at a time (winds, brass, bowed strings); struck ones ring on
+    source: str = "fluidr3"
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}:{self.name}"
+
+    @property
+    def slug(self) -> str:
+        return f"{self.source}-{self.name.replace(' ', '_')}"
+
+    @property
+    def split(self) -> str:
+        return SPLIT[self.key]
 
 
-INSTRUMENTS = [
-    Instrument("trumpet", 56, 52, 84, "brass"),
-    Instrument("muted trumpet", 59, 52, 84, "brass"),
-    Instrument("trombone", 57, 40, 72, "brass"),
-    Instrument("alto sax", 65, 49, 81, "reeds"),
-    Instrument("tenor sax", 66, 44, 76, "reeds"),
-    Instrument("clarinet", 71, 50, 89, "reeds"),
-    Instrument("flute", 73, 60, 96, "flute"),
-    Instrument("violin", 40, 55, 93, "strings"),
-    Instrument("upright bass", 32, 28, 60, "strings"),
-    Instrument("vibraphone", 11, 53, 89, "mallets and piano", monophonic=False),
-    Instrument("piano", 0, 28, 100, "mallets and piano", monophonic=False),
-]
+def _gm(source, names):
+    table = {"trumpet": (56, 52, 84, "brass"), "muted trumpet": (59, 52, 84, "brass"),
+             "trombone": (57, 40, 72, "brass"), "french horn": (60, 41, 77, "brass"),
+             "alto sax": (65, 49, 81, "reeds"), "tenor sax": (66, 44, 76, "reeds"),
+             "soprano sax": (64, 56, 88, "reeds"), "clarinet": (71, 50, 89, "reeds"),
+             "flute": (73, 60, 96, "flute"), "violin": (40, 55, 93, "strings"),
+             "cello": (42, 36, 76, "strings"), "upright bass": (32, 28, 60, "bass"),
+             "vibraphone": (11, 53, 89, "mallets and piano"), "piano": (0, 28, 100, "mallets and piano")}
+    return [Instrument(n, *table[n], monophonic=table[n][3] != "mallets and piano", source=source)
+            for n in names]
+
+
+INSTRUMENTS = (
+    _gm("fluidr3", ["trumpet", "muted trumpet", "trombone", "french horn", "alto sax", "tenor sax",
+                    "soprano sax", "clarinet", "flute", "violin", "cello", "upright bass", "vibraphone",
+                    "piano"])
+    + _gm("timgm6mb", ["trumpet", "trombone", "french horn", "alto sax", "tenor sax", "soprano sax",
+                       "clarinet", "flute", "violin", "cello", "upright bass", "vibraphone", "piano"])
+    + _gm("freepats", ["trumpet", "trombone", "french horn", "alto sax", "tenor sax", "soprano sax",
+                       "clarinet", "flute", "violin", "cello", "upright bass", "piano"])
+    + [Instrument("clarinet", "Clarinet", 50, 89, "reeds", source="stk"),
+       Instrument("sax", "Saxofony", 49, 81, "reeds", source="stk"),
+       Instrument("flute", "Flute", 60, 96, "flute", source="stk"),
+       Instrument("brass", "Brass", 52, 84, "brass", source="stk"),
+       Instrument("bowed violin", "Bowed", 55, 93, "strings", source="stk"),
+       Instrument("bowed cello", "Bowed", 36, 76, "strings", source="stk"),
+       Instrument("plucked bass", "Plucked", 28, 60, "bass", source="stk")]
+)
 STYLES = ["ballad", "swing", "bebop", "leaps", "range"]
 VARIANTS = ["dry", "room"]
+SPLITS = ["tuning", "held-out"]
+
+
+def _deal() -> dict:
+    """Per family, the instruments shuffled with SPLIT_SEED and dealt alternately, held-out first."""
+    r = np.random.default_rng(SPLIT_SEED)
+    out = {}
+    for fam in sorted({i.family for i in INSTRUMENTS}):
+        keys = sorted(i.key for i in INSTRUMENTS if i.family == fam)
+        for k, idx in enumerate(r.permutation(len(keys))):
+            out[keys[int(idx)]] = SPLITS[1] if k % 2 == 0 else SPLITS[0]
+    return out
+
+
+SPLIT = _deal()
 
 
 # ---------------------------------------------------------------- rendering
@@ -85,17 +144,53 @@ def write_midi(path: Path, program: int, notes) -> None:
     mid.save(str(path))
 
 
-def render(notes, program: int, seconds: float) -> np.ndarray:
-    """Mono float32 at SR: fluidsynth, no reverb or chorus (added later, on purpose)."""
-    fs = shutil.which("fluidsynth")
-    if not fs or not SOUNDFONT.exists():
-        sys.exit("needs Debian's fluidsynth and fluid-soundfont-gm: apt-get install fluidsynth fluid-soundfont-gm")
+def write_skini(path: Path, notes) -> None:
+    """STK's score format: absolute times as deltas in seconds, one event a line."""
+    ev = sorted([(s, 1, m, v) for s, _e, m, v in notes] + [(e, 0, m, 64) for _s, e, m, _v in notes],
+                key=lambda x: (x[0], x[1]))
+    now, lines = 0.0, []
+    for t, on, m, v in ev:
+        lines.append(f"{'NoteOn' if on else 'NoteOff'} {t - now:.6f} 1 {m} {v}")
+        now = t
+    lines.append("ExitProgram")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _need(tool: str, source: str) -> str:
+    exe = shutil.which(tool)
+    if not exe:
+        sys.exit(f"the {source} source needs Debian's {NEEDS[source]}: apt-get install {NEEDS[source]}")
+    return exe
+
+
+def render(notes, inst: Instrument, seconds: float) -> np.ndarray:
+    """Mono float32 at SR, no reverb or chorus (added later, on purpose)."""
     with tempfile.TemporaryDirectory() as d:
         mid, wav = Path(d) / "l.mid", Path(d) / "l.wav"
-        write_midi(mid, program, notes)
-        subprocess.run([fs, "-ni", "-q", "-g", "0.6", "-r", str(SR), "-R", "0", "-C", "0", "-O", "float",
-                        "-T", "wav", "-F", str(wav), str(SOUNDFONT), str(mid)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if inst.source in SOUNDFONTS:
+            fs = _need("fluidsynth", inst.source)
+            if not SOUNDFONTS[inst.source].exists():
+                sys.exit(f"needs {SOUNDFONTS[inst.source]}: apt-get install {NEEDS[inst.source]}")
+            write_midi(mid, inst.program, notes)
+            subprocess.run([fs, "-ni", "-q", "-g", "0.6", "-r", str(SR), "-R", "0", "-C", "0", "-O", "float",
+                            "-T", "wav", "-F", str(wav), str(SOUNDFONTS[inst.source]), str(mid)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        elif inst.source == "freepats":
+            tm = _need("timidity", inst.source)
+            if not FREEPATS_CFG.exists():
+                sys.exit(f"needs {FREEPATS_CFG}: apt-get install {NEEDS[inst.source]}")
+            write_midi(mid, inst.program, notes)
+            subprocess.run([tm, "-c", str(FREEPATS_CFG), "-OwM", "--output-24bit", "--preserve-silence", "-s", str(SR),
+                            "-EFreverb=0", "-EFchorus=0", "-o", str(wav), str(mid)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        elif inst.source == "stk":
+            stk = _need("stk-demo", inst.source)
+            ski = Path(d) / "l.ski"
+            write_skini(ski, notes)
+            subprocess.run([stk, inst.program, "-s", str(SR), "-ow", str(wav), "-if", str(ski)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=d)
+        else:
+            raise ValueError(inst.source)
         x, sr = sf.read(str(wav), dtype="float32", always_2d=True)
     assert sr == SR, sr
     x = x.mean(axis=1)
@@ -126,7 +221,7 @@ def render_line(notes, inst: Instrument, seconds: float) -> tuple[np.ndarray, li
     out = np.zeros(n, np.float32)
     sounded = [0.0] * len(notes)
     for parity in (0, 1):
-        x = render(notes[parity::2], inst.program, seconds)
+        x = render(notes[parity::2], inst, seconds)
         gain = np.zeros(n, np.float32)
         for k, (s, _e, _m, _v) in enumerate(notes):
             if k % 2 != parity:
@@ -183,7 +278,7 @@ def measure_tuning(inst: Instrument) -> dict:
     and the pitch of its first 80 ms. Returns {midi: {"cents": c, "ok": bool, "why": str}}."""
     import aubio
     notes = [(0.2 + 1.2 * i, 0.2 + 1.2 * i + 0.9, m, 96) for i, m in enumerate(range(inst.lowest, inst.highest + 1))]
-    x = render(notes, inst.program, notes[-1][1] + 1.0)
+    x = render(notes, inst, notes[-1][1] + 1.0)
     out = {}
     win = 8192 if inst.lowest < 40 else 4096
     for s, _e, m, _v in notes:
@@ -202,7 +297,7 @@ def measure_tuning(inst: Instrument) -> dict:
         steady = f[(ts >= 0.25 + win / SR / 2) & (ts <= 0.85)]
         steady = steady[steady > 0]
         if len(steady) < 3:
-            out[m] = {"cents": 0.0, "ok": False, "why": "no steady pitch"}
+            out[m] = {"cents": 0.0, "ok": False, "why": "no steady pitch", "measured": None}
             continue
         cents = 1200 * np.log2(steady / nominal)
         med = float(np.median(cents))
@@ -219,14 +314,16 @@ def measure_tuning(inst: Instrument) -> dict:
         low = (np.abs(1200 * np.log2(att / (nominal / 2))) < 60) | (np.abs(1200 * np.log2(att / (nominal / 3))) < 60) \
             if len(att) else np.array([False])
         low_start = int(low.sum()) >= 5                    # 27 ms or more
+        # every note is kept; the flags say what the old set left out and why
+        why = []
         if abs(med) > 30:
-            out[m] = {"cents": med, "ok": False, "why": f"sample {med:+.0f} cents off"}
-        elif spread > 60:
-            out[m] = {"cents": med, "ok": False, "why": f"unsteady ({spread:.0f} cents)"}
-        elif low_start:
-            out[m] = {"cents": med, "ok": False, "why": "starts an octave (or a twelfth) low"}
-        else:
-            out[m] = {"cents": med, "ok": True, "why": ""}
+            why.append(f"sample {med:+.0f} cents off")
+        if spread > 60:
+            why.append(f"unsteady ({spread:.0f} cents)")
+        if low_start:
+            why.append("starts an octave (or a twelfth) low")
+        out[m] = {"cents": med if abs(med) <= PLAYED_CENTS else 0.0, "ok": not why, "why": "; ".join(why),
+                  "measured": med}
     return out
 
 
@@ -298,15 +395,26 @@ def compose(inst: Instrument, style: str, trusted: list[int], seed: int):
     raise ValueError(style)
 
 
-def trusted_notes(inst: Instrument, out: Path) -> tuple[list[int], dict]:
-    path = out / "tuning" / f"{inst.name.replace(' ', '_')}.json"
+PLAYED_CENTS = 100.0
+
+
+def played(t: dict) -> bool:
+    """Does the instrument play this note at all? Its held note sounds within a semitone of
+    its name. (Not a judgement of how hard it is: a note that opens low, wavers or is 90 cents
+    off is played. Some of STK's models sound an octave up or not at all on some notes: the
+    MIDI cannot be their truth there.)"""
+    return t.get("measured") is not None and abs(t["measured"]) <= PLAYED_CENTS
+
+
+def tuning(inst: Instrument, out: Path) -> dict:
+    """{midi: {"cents", "ok", "why", "measured"}}, measured once and cached."""
+    path = out / "tuning" / f"{inst.slug}.json"
     if path.exists():
-        tun = {int(k): v for k, v in json.loads(path.read_text()).items()}
-    else:
-        tun = measure_tuning(inst)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(tun, indent=1))
-    return [m for m in sorted(tun) if tun[m]["ok"]], tun
+        return {int(k): v for k, v in json.loads(path.read_text()).items()}
+    tun = measure_tuning(inst)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(tun, indent=1))
+    return tun
 
 
 @dataclass
@@ -318,52 +426,106 @@ class Item:
     notes: list        # (heard_s, end_s, midi, velocity, cents): from when the note is first heard
     keyed: list = None  # the same notes from their MIDI note-on (the key, before the sound speaks)
 
+    @property
+    def split(self) -> str:
+        return self.instrument.split
 
-def build(out: Path = DEFAULT_OUT, instruments=None, styles=None, variants=None, quiet=False) -> list[Item]:
+
+def _seed(inst: Instrument, style: str) -> int:
+    return zlib.crc32(f"{inst.key}/{style}".encode())
+
+
+def _stale(meta: Path, notes) -> bool:
+    try:
+        got = json.loads(meta.read_text())
+        return not isinstance(got, dict) or got["notes"] != [list(n) for n in notes]
+    except (ValueError, KeyError):
+        return True
+
+
+def _render_one(args) -> str:
+    inst, style, out, notes, seconds = args
+    base = out / inst.source / f"{inst.slug}-{style}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    x, sounded = render_line(notes, inst, seconds)
+    x = gain_staged(x)
+    sf.write(str(base.with_name(base.name + "-dry.flac")), x, SR, subtype="PCM_24")
+    sf.write(str(base.with_name(base.name + "-room.flac")), room(x, seed=_seed(inst, style) % 100000), SR,
+             subtype="PCM_24")
+    base.with_name(base.name + "-notes.json").write_text(json.dumps({"notes": [list(n) for n in notes], "heard": sounded}))
+    return f"rendered {base.name} ({len(notes)} notes, {seconds:.1f} s)"
+
+
+def _tuning_one(args):
+    inst, out = args
+    tuning(inst, out)
+    return inst.key
+
+
+def select(instruments=None, sources=None, split=None) -> list[Instrument]:
+    return [i for i in INSTRUMENTS
+            if (not instruments or i.name in instruments or i.key in instruments)
+            and (not sources or i.source in sources) and (not split or i.split == split)]
+
+
+def build(out: Path = DEFAULT_OUT, instruments=None, styles=None, variants=None, quiet=False,
+          sources=None, split=None, jobs: int = 1) -> list[Item]:
+    """The set's lines (rendering what is missing), filtered; ``instruments`` by name or key."""
     out.mkdir(parents=True, exist_ok=True)
-    items = []
-    for ii, inst in enumerate(INSTRUMENTS):
-        if instruments and inst.name not in instruments:
-            continue
-        trusted, tun = trusted_notes(inst, out)
-        for si, style in enumerate(STYLES):
+    insts = select(instruments, sources, split)
+    todo = [(i, out) for i in insts if not (out / "tuning" / f"{i.slug}.json").exists()]
+    if todo:
+        with ProcessPoolExecutor(max(1, jobs)) as ex:
+            for k in ex.map(_tuning_one, todo):
+                if not quiet:
+                    print(f"measured the tuning of {k}", flush=True)
+    plan, render = [], []
+    for inst in insts:
+        tun = tuning(inst, out)
+        notes_all = [m for m in sorted(tun) if played(tun[m])]
+        for style in STYLES:
             if styles and style not in styles:
                 continue
-            notes, seconds = compose(inst, style, trusted, seed=1000 * ii + si)
-            base = out / f"{inst.name.replace(' ', '_')}-{style}"
-            dry = base.with_name(base.name + "-dry.flac")
+            notes, seconds = compose(inst, style, notes_all, seed=_seed(inst, style))
+            base = out / inst.source / f"{inst.slug}-{style}"
             meta = base.with_name(base.name + "-notes.json")
-            if not dry.exists() or not meta.exists():
-                x, sounded = render_line(notes, inst, seconds)
-                x = gain_staged(x)
-                sf.write(str(dry), x, SR, subtype="PCM_24")
-                sf.write(str(base.with_name(base.name + "-room.flac")), room(x, seed=ii * 10 + si), SR,
-                         subtype="PCM_24")
-                meta.write_text(json.dumps(sounded))
+            if not all(base.with_name(base.name + suf).exists() for suf in ("-dry.flac", "-room.flac")) \
+                    or not meta.exists() or _stale(meta, notes):
+                render.append((inst, style, out, notes, seconds))
+            plan.append((inst, style, base, notes, tun))
+    if render:
+        with ProcessPoolExecutor(max(1, jobs)) as ex:
+            for msg in ex.map(_render_one, render):
                 if not quiet:
-                    print(f"rendered {base.name} ({len(notes)} notes, {seconds:.1f} s)", flush=True)
-            sounded = json.loads(meta.read_text())
-            # (start_s, end_s, midi, velocity, cents): the note from when it is heard
-            keyed = [(s, e, m, v, tun[m]["cents"]) for s, e, m, v in notes]
-            notes = [(h, e, m, v, tun[m]["cents"]) for (s, e, m, v), h in zip(notes, sounded)]
-            for variant in VARIANTS:
-                if variants and variant not in variants:
-                    continue
-                items.append(Item(inst, style, variant, base.with_name(f"{base.name}-{variant}.flac"), notes, keyed))
+                    print(msg, flush=True)
+    items = []
+    for inst, style, base, notes, tun in plan:
+        sounded = json.loads(base.with_name(base.name + "-notes.json").read_text())["heard"]
+        # (start_s, end_s, midi, velocity, cents): from the key, and from when it is heard
+        keyed = [(s, e, m, v, tun[m]["cents"]) for s, e, m, v in notes]
+        heard = [(h, e, m, v, tun[m]["cents"]) for (s, e, m, v), h in zip(notes, sounded)]
+        for variant in VARIANTS:
+            if variants and variant not in variants:
+                continue
+            items.append(Item(inst, style, variant, base.with_name(f"{base.name}-{variant}.flac"), heard, keyed))
     return items
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", nargs="?", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--sources", default="", help=f"comma-separated, of {SOURCES}")
     a = ap.parse_args()
-    items = build(a.out)
-    for inst in INSTRUMENTS:
-        trusted, tun = trusted_notes(inst, a.out)
-        left = {m: v["why"] for m, v in tun.items() if not v["ok"]}
-        print(f"{inst.name:<14} range {inst.lowest}-{inst.highest}: {len(trusted)} notes kept"
-              + (f"; left out {left}" if left else ""))
-    print(f"{len(items)} lines in {a.out}")
+    items = build(a.out, sources=[s for s in a.sources.split(",") if s] or None, jobs=a.jobs)
+    for inst in select(sources=[s for s in a.sources.split(",") if s] or None):
+        tun = tuning(inst, a.out)
+        flagged = {m: v["why"] for m, v in tun.items() if not v["ok"] and played(v)}
+        gone = [m for m, v in tun.items() if not played(v)]
+        print(f"{inst.split:<8} {inst.key:<24} range {inst.lowest}-{inst.highest}: {len(tun) - len(gone)} notes"
+              + (f"; not played (sounds more than a semitone off its name, or not at all): {gone}" if gone else "")
+              + (f"; the old set would have left out {flagged}" if flagged else ""))
+    print(f"{len(items)} lines, {sum(len(i.notes) for i in items)} notes in {a.out}")
 
 
 if __name__ == "__main__":

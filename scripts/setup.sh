@@ -2,6 +2,9 @@
 # Set up stage in ./.venv: the Debian packages it needs, then the Python packages.
 #   scripts/setup.sh          what `stage demo` needs (libportaudio2)
 #   scripts/setup.sh --test   also what the tests need (jackd2, xvfb, ffmpeg, liblo-tools, midicsv, pytest, JACK-Client)
+#   scripts/setup.sh --bench  also what the pitch benchmark needs (its renderers and sound
+#                             sets: fluidsynth with FluidR3 and TimGM6mb, timidity with
+#                             freepats, STK; mir_eval and librosa)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +15,9 @@ if [[ "${1:-}" == "--test" ]]; then
     #                                        make; jackd2 brings jack_midi_dump; liblo-tools: oscsend, oscdump;
     #                                        midicsv reads back the takes' MIDI files
     extras="[test]"
+elif [[ "${1:-}" == "--bench" ]]; then
+    pkgs+=(jackd2 xvfb ffmpeg liblo-tools midicsv fluidsynth fluid-soundfont-gm timgm6mb-soundfont timidity freepats stk)
+    extras="[test,bench]"
 fi
 command -v gcc >/dev/null 2>&1 || pkgs+=(gcc)           # aubio builds from source on some Pythons
 python3 - <<'PY' || pkgs+=(python3-dev)

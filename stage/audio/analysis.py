@@ -77,6 +77,25 @@ def tracker_windows(lowest_midi: int, highest_midi: int, samplerate: int, hop: i
     return sorted(out)
 
 
+# The probes below read the normalised squared difference of the newest sound against itself
+# a period earlier: 0 where it repeats exactly, about 1 where it is unrelated, up to 2 in
+# antiphase (at half a period of a note with a strong fundamental). For a period holding k of
+# a shorter one it reads about twice the share of the energy in the harmonics the shorter one
+# lacks: 0.45 is under a quarter of it.
+REFINE_FROM = 1 / 400.0   # a held note this low (period in seconds) has its value refined
+PROBE_SPAN = 2048     # the longest stretch of sound a probe reads (43 ms at 48 kHz)
+REFINE_PERIODS = 3    # a held low note's value is read over this many of its periods
+REFINE_BACK = 0.03    # reaching this far back before the shown change (the note was sounding)
+REFINE_REL = 0.04     # around the reading's period by this much
+REFINE_ND = 0.6       # where it repeats at least this well
+SUB_ABS = 0.45        # a half or a third of a new reading's period this periodic is the note
+SUB_SLACK = 0.15      # (or this little less periodic than the reading's own period)
+SUB_GONE = 0.8        # the shown note's period this unperiodic: that note has stopped
+SUPER_CLEAR = 0.1     # a reading an octave or a twelfth over the shown note this periodic is a new note
+HOLD_ND = 0.5         # while a related reading waits, the shown note stays while it is this periodic
+REF_S = 0.06          # a note shown this recently still counts as the shown one
+JUMP_DOWN_CENTS = 450.0   # a new pitch this far under the shown note needs two readings
+SUB_WAIT_S = 0.04     # a related reading, while the shown note still sounds, waits this long
 LONG_FROM = 2048      # notes that need a window this long get the low-note detector instead
 SUBHARMONIC_SLACK = 0.1     # how much shallower a dip at a half or a third of the period may be
 LOW_YIN_INTEGRATION = 0.5   # the sum runs over this share of the longest period
@@ -163,7 +182,17 @@ class PitchTracker:
     weak fundamental reads an octave up in it) must read it twice, with no other detector
     reading the octave below; and a longer detector that has seen the whole note overrules
     it. While the pitch holds, the longest agreeing detector that has seen mostly this note
-    gives the value.
+    gives the value; a low note's value is then read again over three of its periods (up to 43
+    ms) around that reading, so it does not wobble with one period's jitter in the attack.
+
+    Wrong-note flashes (a sample's thump or a reed's noisy start read an octave or a twelfth
+    low, a window across two notes reading their common period) are met by two tests on the
+    sound itself, each a few dot products over the newest samples: a *new* pitch whose half
+    or third period is nearly as periodic is that shorter period's subharmonic, and the note
+    is the shorter one (unless the reading is the note just shown, going on); and a reading an
+    octave or a twelfth under the shown note while that note's period is still periodic (or
+    over it, not yet cleanly periodic itself) must last 40 ms before it is believed. Every
+    frame describes the newest hop: no lag is added.
     """
 
     def __init__(self, samplerate: int, hop: int, lowest_midi: int, highest_midi: int,
@@ -189,8 +218,11 @@ class PitchTracker:
             self._det.append(p)
         # spans in samples at the input rate, shortest first; the low detector is the last
         self.windows = wins + ([2 * self._low.n] if self._low else [])
-        self._hist = np.zeros(max(wins, default=hop), np.float32)
-        self._hist2 = np.zeros(self._low.n if self._low else 1, np.float32)
+        # the history: the longest aubio window, and room for the subharmonic test and the
+        # refinement of a held note's value (a few of its periods)
+        longest_period = int(samplerate / self.f_min) if self._low is None else 192    # (longer: read at half rate)
+        self._hist = np.zeros(max(max(wins, default=hop), PROBE_SPAN, REFINE_PERIODS * longest_period + 8), np.float32)
+        self._hist2 = np.zeros(max(self._low.n, PROBE_SPAN // 2 + self._low.tmax + 8) if self._low else 1, np.float32)
         self._tail = np.zeros(3, np.float32)       # the last samples, for the half-rate filter
         self._prev = [0.0] * len(self.windows)     # each detector's last confident estimate
         # beside two or more windows (a wide range: a cello, a piano), the low-note detector
@@ -203,6 +235,133 @@ class PitchTracker:
         self.confidence = 0.0
         self._age = 0                              # samples since the shown pitch changed
         self._unread = 0                           # samples since a detector last read the shown pitch
+        self._sub_wait = 0                         # samples a reading related to the shown note has waited
+        self._refined, self._refine_tick = 0.0, 0  # the last refined value, read every other hop
+        self._last = 0.0                           # the last pitch shown, and samples since
+        self._since_last = 0
+
+    def _nd(self, period: float, span: int) -> tuple[float, float]:
+        """The normalised squared difference of the newest ``span`` samples against those a
+        ``period`` earlier (0: periodic there, about 1: unrelated), at the integer lag nearest
+        the period and refined to the local minimum (a few lags around it), and the refined
+        period from a parabola through it. Long periods are read at half rate."""
+        if self._low is not None and period >= 192:
+            h, scale = self._hist2, 2
+        else:
+            h, scale = self._hist, 1
+        p, L = period / scale, int(span / scale)
+        t = int(round(p))
+        L = min(L, (self._low.n if scale == 2 else len(h)) - t - 4)    # (at half rate: what the low YIN reads)
+        if t < 2 or L < max(8, t // 2):
+            return 1.0, period
+        x = h[::-1]
+        a = x[:L]
+        ea = float(np.dot(a, a))
+
+        def nd(lag):
+            b = x[lag:lag + L]
+            e = ea + float(np.dot(b, b))
+            if e <= 1e-12:
+                return 1.0
+            dd = a - b
+            return float(np.dot(dd, dd)) / e
+        c = {t - 1: nd(t - 1), t: nd(t), t + 1: nd(t + 1)}
+        for _ in range(3):                       # walk to the local minimum
+            if c[t - 1] < c[t] and t - 2 >= 2:
+                t -= 1
+                c[t - 1] = nd(t - 1)
+            elif c[t + 1] < c[t] and t + 2 + L < len(x):
+                t += 1
+                c[t + 1] = nd(t + 1)
+            else:
+                break
+        a0, b0, e0 = c[t - 1], c[t], c[t + 1]
+        den = a0 - 2.0 * b0 + e0
+        off = 0.5 * (a0 - e0) / den if den > 0 else 0.0
+        return b0, (t + max(-0.5, min(0.5, off))) * scale
+
+    def _subharmonic(self, f: float) -> float:
+        """A reading whose period holds two or three of a shorter one nearly as periodic is
+        that shorter one's subharmonic (a sample's thump, a window across two notes): the
+        note is the shorter period. Read over the newest stretch only, two of its periods."""
+        P = self.sr / f
+        own, _ = self._nd(P, int(min(max(2 * P, 256), PROBE_SPAN)))
+        best, best_nd = f, None
+        for k in (2, 3):
+            if f * k > self.f_max:
+                break
+            q, pq = self._nd(P / k, int(min(max(2 * P / k, 256), PROBE_SPAN)))
+            if q <= max(SUB_ABS, own + SUB_SLACK) and (best_nd is None or q < best_nd):
+                best, best_nd = self.sr / pq, q
+        return best
+
+    def _ref(self) -> float:
+        """The note shown, or the one shown within REF_S (0 if none)."""
+        return self.shown if self.shown > 0 else (self._last if self._since_last <= REF_S * self.sr else 0.0)
+
+    def _related(self, f: float) -> bool:
+        """Is a new reading an octave or a twelfth from the note shown (or shown within
+        REF_S), while that note still sounds, and has it waited less than SUB_WAIT_S? Under
+        it: the shown note's period is still periodic. Over it: the reading's own period is
+        not cleanly periodic (the shown note's odd harmonics are still there)."""
+        ref = self._ref()
+        if ref <= 0 or self._sub_wait >= SUB_WAIT_S * self.sr:
+            return False
+        if any(_cents(f, ref / k) <= 50 for k in (2, 3, 4)):
+            P = self.sr / ref
+            return self._nd(P, int(min(max(2 * P, 256), PROBE_SPAN)))[0] < SUB_GONE
+        if any(_cents(f, ref * k) <= 50 for k in (2, 3)) and f <= self.f_max:
+            P = self.sr / f
+            return self._nd(P, int(min(max(2 * P, 256), PROBE_SPAN)))[0] > SUPER_CLEAR
+        return False
+
+    def _refine(self, f: float) -> float:
+        """A held low note's value read over several of its periods (up to PROBE_SPAN of
+        sound, reaching back before the shown change, where the note was already sounding):
+        one period's reading wobbles with the attack's jitter. The lag is searched over
+        +-REFINE_REL around the reading, so a reading 60 cents off is brought back too."""
+        P = self.sr / f
+        if P < REFINE_FROM * self.sr:
+            return f                        # a short period: the detectors' own reading is fine
+        span = int(min(REFINE_PERIODS * P, PROBE_SPAN, self._age + REFINE_BACK * self.sr))
+        if span < 2 * P:
+            return f
+        self._refine_tick ^= 1
+        if self._refine_tick and self._refined > 0 and _cents(self._refined, f) <= 40:
+            return self._refined            # every other hop: a held value moves slowly
+        q, pq = self._nd_search(P, span, REFINE_REL)
+        g = self.sr / pq if pq > 0 else 0.0
+        self._refined = g if g > 0 and q < REFINE_ND and _cents(g, f) <= 80 else 0.0
+        return self._refined or f
+
+    def _nd_search(self, period: float, span: int, rel: float) -> tuple[float, float]:
+        """The normalised difference's minimum over lags within ``rel`` of ``period`` (at half
+        rate where the player has it), and the period there (parabola through it)."""
+        if self._low is not None:
+            h, scale = self._hist2, 2
+        else:
+            h, scale = self._hist, 1
+        p, L = period / scale, int(span / scale)
+        lo, hi = int(p * (1 - rel)), int(math.ceil(p * (1 + rel))) + 1
+        L = min(L, len(h) - hi - 2)
+        if lo < 2 or L < max(8, hi // 2):
+            return 1.0, 0.0
+        x = h[::-1]
+        a = x[:L]
+        seg = x[lo:hi + L]
+        r = np.correlate(seg, a, "valid")                  # r[j] = sum a * x[lo + j:...]
+        c = np.concatenate(([0.0], np.cumsum(seg.astype(np.float64) ** 2)))
+        eb = c[L:L + len(r)] - c[:len(r)]
+        ea = float(np.dot(a, a))
+        e = ea + eb
+        nd = np.where(e > 1e-12, (e - 2.0 * r) / np.maximum(e, 1e-12), 1.0)
+        j = int(np.argmin(nd))
+        if j == 0 or j == len(nd) - 1:
+            return float(nd[j]), 0.0                      # the edge: not a minimum inside
+        a0, b0, e0 = nd[j - 1], nd[j], nd[j + 1]
+        den = a0 - 2.0 * b0 + e0
+        off = 0.5 * (a0 - e0) / den if den > 0 else 0.0
+        return float(b0), (lo + j + max(-0.5, min(0.5, off))) * scale
 
     def _estimates(self):
         out = []
@@ -235,6 +394,7 @@ class PitchTracker:
         self._prev = [0.0] * len(self.windows)
         self._low_last = (0.0, 0.0, True)
         self.shown = self.confidence = 0.0
+        self._last, self._sub_wait, self._refined = 0.0, 0, 0.0     # after a silence nothing is related
 
     def _take(self, x: np.ndarray) -> None:
         n = len(x)
@@ -250,20 +410,36 @@ class PitchTracker:
             self._hist2[-m:] = lp[1::2]
 
     def process(self, x: np.ndarray) -> tuple[float, float]:
+        f, c = self._process(x)
+        if f > 0:
+            self._last, self._since_last = f, 0
+        else:
+            self._since_last += len(x)
+        return f, c
+
+    def _process(self, x: np.ndarray) -> tuple[float, float]:
         n = len(x)
         self._take(x)
         est = self._estimates()
         prev, self._prev = self._prev, [f for f, _c, _s in est]
         tol = self.s.confirm_cents
         confirmed = []
+        # a reading a fourth or more under the note shown is never believed on one reading
+        # alone: a window holding two notes finds their common period, under both
+        ref = self._ref()
+        low = ref * 2.0 ** (-JUMP_DOWN_CENTS / 1200.0)
         for i, (f, c, sure) in enumerate(est):
             if f <= 0:
                 continue
             fresh = self._low_fresh or self._low is None or i < len(est) - 1
             again = fresh and prev[i] > 0 and _cents(f, prev[i]) <= tol
             other = any(j != i and g > 0 and _cents(f, g) <= tol for j, (g, _c, _s) in enumerate(est))
+            if sure and f < low and c >= self.s.instant_confidence:
+                g = self._subharmonic(f)            # a low reading that is a subharmonic is its note
+                if g >= low:
+                    f = g
             if sure:
-                if again or other or c >= self.s.instant_confidence:
+                if again or other or (c >= self.s.instant_confidence and f >= low):
                     confirmed.append((i, f, c))
             # a window too short to have seen the octave below: believed when it reads the same
             # twice and no other window reads the octave below
@@ -292,14 +468,43 @@ class PitchTracker:
                 i0, f_new, c_new = i, f, c
                 break
         if self.shown <= 0 or _cents(f_new, self.shown) > 50:
-            self.shown = f_new
-            self._age = 0
+            # a new pitch: is it the subharmonic of a shorter period? (the shown note itself,
+            # the new note under its sample's thump, or the common period of two notes)
+            # (not a reading of the note just shown, which goes on: continuity first)
+            ref = self._ref()
+            g = f_new if ref > 0 and _cents(f_new, ref) <= 100 else self._subharmonic(f_new)
+            if g != f_new:
+                i0, f_new = -1, g
+            # a reading an octave or a twelfth from the shown note (or the one just shown)
+            # while that note still sounds (a thump, a sample opening low or overblown, a
+            # window across the change) must last before it is believed
+            if self._related(f_new):
+                self._sub_wait += n
+                self._unread = 0
+                # meanwhile the shown note stays while it still sounds, else nothing is shown
+                if self.shown > 0:
+                    P = self.sr / self.shown
+                    if self._nd(P, int(min(max(2 * P, 256), PROBE_SPAN)))[0] >= HOLD_ND:
+                        self.shown = 0.0
+                return self.shown, self.confidence
+            self._sub_wait = 0
+            if self.shown <= 0 or _cents(f_new, self.shown) > 50:
+                self.shown = f_new
+                self._age = 0
+            else:
+                self._unread = 0
+                self.shown = self._refine(self.shown)
+                return self.shown, self.confidence
+        else:
+            self._sub_wait = 0
         # the finest reading: the longest window agreeing with the shown note that has seen
         # mostly this note (a longer one still blends in the note before)
         best, c_best = f_new, c_new
-        for i, f, c in confirmed:
-            if i > i0 and _cents(f, f_new) <= 50 and self._age >= self.windows[i] // 2:
-                best, c_best = f, c
+        if i0 >= 0:
+            for i, f, c in confirmed:
+                if i > i0 and _cents(f, f_new) <= 50 and self._age >= self.windows[i] // 2:
+                    best, c_best = f, c
+        best = self._refine(best)
         self.shown, self.confidence = best, c_best
         return best, c_best
 

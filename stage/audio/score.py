@@ -69,3 +69,41 @@ def lock_times(notes, stamps: np.ndarray, f: np.ndarray, hold_s: float = 0.020) 
             k = j + 1
         out.append(t_lock)
     return out
+
+
+FLASH_CENTS = 450.0     # a fourth (500 cents), less a quarter-tone for a sample's own tuning
+
+
+def flashes(notes, grid: np.ndarray, shown: np.ndarray, off_cents: float = FLASH_CENTS) -> list[bool]:
+    """Per note: was a wrong note flashed during it? A value shown (``shown`` at the ``grid``
+    times, as causal_on gives it) from the note's start to its end, at least ``off_cents`` off
+    the note and more than 50 cents from the previous note (the old note lingering is lag,
+    not a wrong note)."""
+    out = []
+    prev = None
+    for s, e, m, _v, cents in notes:
+        ref = note_hz(m, cents)
+        sel = (grid >= s) & (grid < e) & (shown > 0)
+        v = shown[sel]
+        wrong = cents_off(v, np.full(len(v), ref)) >= off_cents
+        if prev is not None:
+            wrong &= cents_off(v, np.full(len(v), prev)) > 50
+        out.append(bool(wrong.any()))
+        prev = ref
+    return out
+
+
+def wobbles(notes, grid: np.ndarray, shown: np.ndarray, locks: list, min_s: float = 0.15) -> list:
+    """Per held note (at least ``min_s`` long, locked): once locked (from its lock time + 20
+    ms to its end), does the shown value stray more than 50 cents from it while still under
+    a flash's distance (an unsteady reading of the right note)? None for notes not counted."""
+    out = []
+    for (s, e, m, _v, cents), lk in zip(notes, locks):
+        if lk is None or e - s < min_s:
+            out.append(None)
+            continue
+        ref = note_hz(m, cents)
+        sel = (grid >= s + lk + 0.02) & (grid < e) & (shown > 0)
+        c = cents_off(shown[sel], np.full(int(sel.sum()), ref))
+        out.append(bool(((c > 50) & (c < FLASH_CENTS)).any()))
+    return out
