@@ -1,0 +1,251 @@
+"""Reviewing a take recorded as a user records one: `stage run --record` on a real JACK server,
+a second JACK client playing known lines into two inputs (a horn and a bass: notes of known
+pitch, start and length), and a MIDI keyboard on a JACK MIDI port. Then `stage transcribe`,
+`stage report` and `stage render` run on it as commands, and what they wrote is read back
+with outside readers (mido, midicsv, ffprobe, PyAV's decoder)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from stage.film.synth import make_numbered_clip
+from stage_testing import StageRun
+
+from .conftest import need_tool, stage_cmd
+
+SESSION = """
+[film]
+file = "{film}"
+
+[display]
+timecode = "bottom-left"
+
+[[cues]]
+name = "1M1"
+in = "00:00:01:00"
+out = "00:00:04:00"
+harmony = "Dm7 | G7 | Cmaj7"
+tempo = 120
+beats_per_bar = 4
+
+[[cues.hits]]
+time = "00:00:02:12"
+label = "door"
+colour = "red"
+
+[audio]
+input = "system"
+samplerate = 48000
+blocksize = 256
+
+[takes]
+folder = "{takes}"
+keep_free_minutes = 1
+
+[[players]]
+name = "Horn"
+channel = 1
+lowest = "E3"
+highest = "C6"
+
+[[players]]
+name = "Bass"
+channel = 2
+lowest = "E1"
+highest = "G3"
+
+[[players]]
+name = "Keys"
+midi = "stage-review-keys"
+"""
+
+# (start s after the line begins, length s, MIDI note) for the horn and the bass; silence between
+HORN = [(0.0, 0.35, 69), (0.5, 0.3, 72), (0.9, 0.4, 76), (1.45, 0.25, 74), (1.8, 0.5, 67), (2.45, 0.3, 71),
+        (2.9, 0.45, 69), (3.5, 0.3, 64), (3.9, 0.5, 72)]
+BASS = [(0.0, 0.6, 38), (0.8, 0.5, 43), (1.5, 0.7, 36), (2.4, 0.5, 41), (3.1, 0.6, 45), (3.9, 0.5, 40)]
+KEYS = [62, 65, 69, 72]
+LINE_AT = 0.8          # seconds after the first frame the lines begin
+RUN_S = 6.5
+
+
+def hz(m):
+    return 440.0 * 2 ** ((m - 69) / 12)
+
+
+def schedule(t0):
+    """Injector events: at each change, the frequencies of both channels (0: silence)."""
+    cuts = sorted({t for s, d, _ in HORN + BASS for t in (s, s + d)})
+    events = []
+    for c in cuts:
+        f = []
+        for line in (HORN, BASS):
+            on = [m for s, d, m in line if s <= c < s + d - 1e-9]
+            f.append(hz(on[0]) if on else 0.0)
+        events.append((t0 + c, f))
+    return events
+
+
+@pytest.fixture(scope="module")
+def recorded(jack_server, tmp_path_factory):
+    """A take recorded by `stage run --record`: (folder, manifest, line start on the capture clock)."""
+    import rtmidi
+    from stage.clock import now
+    tmp = tmp_path_factory.mktemp("review")
+    film = make_numbered_clip(tmp / "f.mp4", 120, size=(320, 180), fps=Fraction(24))
+    takes = tmp / "takes"
+    s = tmp / "s.toml"
+    s.write_text(SESSION.format(film=film, takes=takes))
+    keys = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="stage-review-keys")
+    keys.open_virtual_port("out")
+    try:
+        with StageRun(s, RUN_S, jack=jack_server, inject=2, extra=["--record"],
+                      midi_ports=["stage-review-keys:out"]) as run:
+            t_line = now() + LINE_AT
+            run.injector.schedule(schedule(t_line))
+            time.sleep(LINE_AT + 0.2)
+            for k, note in enumerate(KEYS):
+                keys.send_message([0x90, note, 90 + k])
+                time.sleep(0.3)
+                keys.send_message([0x80, note, 0])
+                time.sleep(0.1)
+            applied = list(run.injector.applied)
+    finally:
+        keys.delete()
+    assert run.ok, run.stderr
+    folders = [p for p in takes.iterdir() if p.is_dir()]
+    assert len(folders) == 1, folders
+    m = json.loads((folders[0] / "manifest.json").read_text())
+    # when each change really reached stage's input (the start of the JACK cycle that held it)
+    t_first = applied[0][0]
+    return {"folder": folders[0], "manifest": m, "t_line": t_first, "session": s, "tmp": tmp, "film": film}
+
+
+def run_stage(*args, timeout=240):
+    r = subprocess.run(stage_cmd(*args), capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr + r.stdout
+    return r
+
+
+@pytest.mark.timeout(300)
+def test_transcribe_a_take_one_track_a_player_at_the_take_s_timecode(recorded, tmp_path):
+    import mido
+    out = tmp_path / "take.mid"
+    r = run_stage("transcribe", recorded["folder"], "--out", out)
+    assert "Horn:" in r.stdout and "audio channel 1" in r.stdout and "MIDI port" in r.stdout
+    mid = mido.MidiFile(out)
+    names = [next(m.name for m in tr if m.type == "track_name") for tr in mid.tracks[1:]]
+    assert names == ["Horn", "Bass", "Keys"]
+    # SMPTE division at the film's 24 fps, 100 ticks a frame; the offset at the take's start
+    raw = out.read_bytes()
+    assert raw[12:14] == bytes([(-24) & 0xFF, 100])
+    smpte = next(m for m in mid.tracks[0] if m.type == "smpte_offset")
+    start_tc = recorded["manifest"]["start"]["timecode"]
+    hh, mm, ss, ff = (int(x) for x in start_tc.split(":"))
+    assert (smpte.hours, smpte.minutes, smpte.seconds, smpte.frames) == (hh, mm, ss, ff)
+    t0 = recorded["manifest"]["start"]["monotonic_raw"]
+    line0 = recorded["t_line"] - t0               # where the lines begin, in the file's seconds
+
+    def notes(track):
+        out, on, t = [], {}, 0
+        for m in track:
+            t += m.time
+            if m.type == "note_on" and m.velocity > 0:
+                on[m.note] = (t / 2400.0, m.velocity)
+            elif m.type in ("note_off", "note_on") and m.note in on:
+                s, v = on.pop(m.note)
+                out.append((s, t / 2400.0, m.note, v))
+        return out
+    for track, line in ((mid.tracks[1], HORN), (mid.tracks[2], BASS)):
+        got = notes(track)
+        assert [n for _, _, n, _ in got] == [m for _, _, m in line], got
+        for (s, e, _n, v), (s0, d0, _m) in zip(got, line):
+            assert abs(s - (line0 + s0)) < 0.05, (s, line0 + s0)           # onset within 50 ms
+            assert abs((e - s) - d0) < 0.1                                  # and its length
+            assert 60 <= v <= 127                                           # played at -14 dBFS or so
+    keys = notes(mid.tracks[3])
+    assert [n for _, _, n, _ in keys] == KEYS and [v for *_, v in keys] == [90, 91, 92, 93]
+    # midicsv reads it too (an outside reader of SMF)
+    csv = subprocess.run([need_tool("midicsv"), str(out)], capture_output=True, text=True, timeout=30).stdout
+    assert "SMPTE_offset" in csv and csv.count("Note_on_c") >= len(HORN) + len(BASS) + len(KEYS)
+
+
+@pytest.mark.timeout(300)
+def test_transcribe_from_the_recorded_analysis_gives_the_same_notes(recorded, tmp_path):
+    import mido
+    a, b = tmp_path / "a.mid", tmp_path / "b.mid"
+    run_stage("transcribe", recorded["folder"], "--out", a)
+    r = run_stage("transcribe", recorded["folder"], "--from", "analysis", "--out", b)
+    assert "recorded analysis" in r.stdout
+
+    def pitches(p):
+        return [[m.note for m in tr if m.type == "note_on" and m.velocity > 0] for tr in mido.MidiFile(p).tracks[1:3]]
+    assert pitches(a) == pitches(b) == [[m for *_, m in HORN], [m for *_, m in BASS]]
+
+
+def test_transcribe_a_sound_file(tmp_path):
+    """A sound file's line: the tracker's notes, a flash of a wrong pitch between two notes
+    (three hops) left out."""
+    import mido
+    import soundfile as sf
+
+    from .signals import SR, tone
+    x = np.concatenate([tone(hz(69), 0.4), tone(hz(81), 0.016), tone(hz(72), 0.4), np.zeros(SR // 4, np.float32),
+                        tone(hz(76), 0.3), np.zeros(SR // 4, np.float32)])
+    wav = tmp_path / "line.wav"
+    sf.write(str(wav), x, SR, subtype="FLOAT")
+    run_stage("transcribe", wav, "--lowest", "E3", "--highest", "C6")
+    mid = mido.MidiFile(tmp_path / "line.mid")
+    assert mid.ticks_per_beat == 480
+    got = [m.note for m in mid.tracks[1] if m.type == "note_on" and m.velocity > 0]
+    assert got == [69, 72, 76]
+    # and a sound file needs the instrument's range
+    r = subprocess.run(stage_cmd("transcribe", wav), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--lowest" in r.stderr
+
+
+@pytest.mark.timeout(300)
+def test_render_a_take_twice_gives_the_same_frames_with_the_sound(recorded, tmp_path):
+    import av
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    r = run_stage("render", recorded["folder"], "--out", a, "--size", "640x360")
+    stats = json.loads(r.stdout.strip().splitlines()[-1])
+    assert stats["frames"] == int(recorded["manifest"]["seconds"] * 30)
+    run_stage("render", recorded["folder"], "--out", b, "--size", "640x360")
+    probe = json.loads(subprocess.run([need_tool("ffprobe"), "-v", "error", "-show_streams", "-of", "json", str(a)],
+                                      capture_output=True, text=True, timeout=30).stdout)
+    kinds = {s["codec_type"]: s for s in probe["streams"]}
+    assert kinds["video"]["codec_name"] == "h264" and kinds["video"]["width"] == 640
+    assert kinds["audio"]["codec_name"] == "aac" and int(kinds["audio"]["channels"]) == 2
+
+    def frames(p):
+        with av.open(str(p)) as c:
+            return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    fa, fb = frames(a), frames(b)
+    assert len(fa) == len(fb) == stats["frames"]
+    assert all(np.array_equal(x, y) for x, y in zip(fa, fb))
+    assert not np.array_equal(fa[10], fa[60])                         # (the picture moves)
+    # the sound is the take's: the horn's A4 in the first second of the line, in both channels
+    with av.open(str(a)) as c:
+        snd = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+    t0 = recorded["manifest"]["start"]["monotonic_raw"]
+    s0 = int((recorded["t_line"] - t0 + 0.1) * 48000)
+    seg = snd[0, s0:s0 + 4800]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+    assert abs(np.argmax(spec) * 48000 / len(seg) - 440) < 15
+
+
+@pytest.mark.timeout(300)
+def test_report_draws_every_player_and_compares_two_takes(recorded, tmp_path):
+    out = tmp_path / "r.png"
+    r = subprocess.run(stage_cmd("report", recorded["folder"], "--out", out, "--compare", recorded["folder"]),
+                       capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr
+    import matplotlib.image as mpimg
+    img = mpimg.imread(str(out))
+    assert img.shape[1] >= 1600 and img.shape[0] >= 900
