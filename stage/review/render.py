@@ -49,9 +49,14 @@ class StepClock:
 
 
 class StepFilm:
-    """The film decoded in step with the render: ``frame_for(seq)`` returns that frame,
-    decoding (and seeking) as needed, never a frame held for lack of time. Converted as the
-    stage's decoder converts (stage.film.decoder.FilmDecoder._convert)."""
+    """The film decoded in step with the render: ``frame_for(seq)`` returns exactly that frame,
+    never one held for lack of time. A thread of its own decodes ahead, in the loop's order
+    (in point to out point, again and again), converted as the stage's decoder converts them
+    (stage.film.decoder.FilmDecoder._convert: FFmpeg's bilinear scaler, straight to BGRA at the
+    picture's size); a jump (a locate, a held film) starts it again from the frame asked for.
+    What it hands over depends only on the frame asked for, never on timing."""
+
+    AHEAD = 6                                   # frames decoded ahead
 
     def __init__(self, info, loop: tuple[int, int], size: tuple[int, int]):
         self.info, self.size = info, tuple(size)
@@ -59,66 +64,97 @@ class StepFilm:
         self.length = self.loop_out - self.loop_in
         self.dropped = 0
         self.decoder = self                     # what FilmLayer.shown() reads (loop_in, length)
-        self._container = av.open(str(info.path))
-        self._stream = self._container.streams.video[0]
-        self._stream.thread_type = "AUTO"
-        self._t0 = self._stream.start_time or 0
-        self._frames = None                     # the decoding iterator
-        self._next = None                       # the index it will give next
-        self._last = (None, None)               # (index, pixels) last converted
-        self._pending = None                    # a decoded frame past the one asked for
         self.current_seq, self.current = -1, None
+        self._worker = None
+        self._expect = None                     # the index the worker hands over next
+        self._last = (None, None)
 
-    def _index(self, frame) -> int:
-        if frame.pts is None:
-            return -1
-        t = float((frame.pts - self._t0) * self._stream.time_base)
-        return int(math.floor(t * float(self.info.fps) + 0.5))
+    # -- the decoding thread
+    def _start(self, index: int) -> None:
+        import queue
+        import threading
+        self._stop_worker()
+        q: queue.Queue = queue.Queue(maxsize=self.AHEAD)
+        stop = threading.Event()
+        th = threading.Thread(target=self._decode, args=(index, q, stop), name="stage-render-film", daemon=True)
+        self._worker = (th, q, stop)
+        self._expect = index
+        th.start()
+
+    def _stop_worker(self) -> None:
+        if self._worker is None:
+            return
+        th, q, stop = self._worker
+        stop.set()
+        while th.is_alive():
+            try:
+                q.get(timeout=0.01)
+            except Exception:
+                pass
+        self._worker = None
+
+    def _decode(self, index: int, q, stop) -> None:
+        """Hand over every index from ``index`` on, in the loop's order, each exactly once (a
+        frame missing in the file: the one before it again); an error is handed over too."""
+        try:
+            with av.open(str(self.info.path)) as c:
+                st = c.streams.video[0]
+                st.thread_type = "AUTO"
+                t0 = st.start_time or 0
+                fps = float(self.info.fps)
+                want, last = index, None
+                while not stop.is_set():
+                    c.seek(max(t0, int(want / fps / float(st.time_base)) + t0), stream=st, backward=True,
+                           any_frame=False)
+                    for fr in c.decode(st):
+                        idx = int(math.floor(float((fr.pts - t0) * st.time_base) * fps + 0.5)) if fr.pts is not None else -1
+                        if idx < want:
+                            if idx >= want - 1:
+                                last = fr
+                            continue
+                        px = None
+                        while want <= idx and want < self.loop_out:
+                            src = fr if want == idx else last
+                            px = self._convert(src) if src is not None else self._blank()
+                            q.put((want, px))
+                            if stop.is_set():
+                                return
+                            want += 1
+                        last = fr
+                        if want >= self.loop_out:
+                            break
+                    while want < self.loop_out:          # the file ended before the out point
+                        q.put((want, self._convert(last) if last is not None else self._blank()))
+                        want += 1
+                    want, last = self.loop_in, None
+        except Exception as e:                            # said where the frame is asked for
+            q.put((None, e))
 
     def _convert(self, frame) -> np.ndarray:
         w, h = self.size
         return np.ascontiguousarray(frame.reformat(width=w, height=h, format="bgra",
                                                    interpolation="BILINEAR").to_ndarray())
 
-    def _seek(self, index: int) -> None:
-        target = int(index / float(self.info.fps) / float(self._stream.time_base)) + self._t0
-        self._container.seek(max(self._t0, target), stream=self._stream, backward=True, any_frame=False)
-        self._frames = self._container.decode(self._stream)
-        self._pending = None
-        self._last = (None, None)
+    def _blank(self) -> np.ndarray:
+        w, h = self.size
+        a = np.zeros((h, w, 4), np.uint8)
+        a[..., 3] = 255
+        return a
 
+    # -- the renderer's side
     def pixels(self, index: int) -> np.ndarray:
-        """The file's frame ``index`` (a frame missing in the file: the one before it)."""
-        li, lp = self._last
-        if li == index:
-            return lp
-        if self._frames is None or li is None or index < li or index > li + 2 * float(self.info.fps):
-            self._seek(index)
-            li, lp = None, None
-        while True:
-            fr = self._pending
-            self._pending = None
-            if fr is None:
-                try:
-                    fr = next(self._frames)
-                except StopIteration:
-                    break
-            idx = self._index(fr)
-            if idx > index:
-                self._pending = fr
-                break
-            if idx >= index - 1 or li is None:
-                li, lp = idx, self._convert(fr)
-            else:
-                li = idx
-            if idx == index:
-                break
-        if lp is None:
-            w, h = self.size
-            lp = np.zeros((h, w, 4), np.uint8)
-            lp[..., 3] = 255
-        self._last = (index, lp)
-        return lp
+        """The file's frame ``index`` (inside the loop)."""
+        if self._last[0] == index:
+            return self._last[1]
+        if self._worker is None or self._expect != index:
+            self._start(index)
+        _th, q, _stop = self._worker
+        got, px = q.get(timeout=60)
+        if got is None:
+            raise TakeError(self.info.path, f"the film cannot be decoded: {px}")
+        self._expect = got + 1 if got + 1 < self.loop_out else self.loop_in
+        self._last = (got, px)
+        return px
 
     def frame_for(self, seq: int, epoch=None):
         if seq != self.current_seq:
@@ -131,7 +167,7 @@ class StepFilm:
         return True
 
     def close(self) -> None:
-        self._container.close()
+        self._stop_worker()
 
 
 class StepDirector:
@@ -307,9 +343,23 @@ class TakeRenderer:
         return fs
 
     def rgb(self) -> np.ndarray:
+        """The picture as (h, w, 3) RGB."""
         import pygame
         w, h = self.screen.get_size()
         return np.frombuffer(pygame.image.tobytes(self.screen, "RGB"), np.uint8).reshape(h, w, 3)
+
+    def pixels(self) -> tuple[np.ndarray, str]:
+        """A copy of the picture as it is in memory (one copy, no conversion) and its PyAV
+        format: the screen's 32-bit pixels, in the byte order its masks give."""
+        surf = self.screen
+        w, h = surf.get_size()
+        if surf.get_bytesize() != 4:
+            return self.rgb().copy(), "rgb24"
+        order = {0x00FF0000: "bgra", 0x000000FF: "rgba"}.get(surf.get_masks()[0])
+        if order is None:
+            return self.rgb().copy(), "rgb24"
+        buf = np.frombuffer(surf.get_buffer(), np.uint8).reshape(h, surf.get_pitch())[:, :4 * w]
+        return np.array(buf.reshape(h, w, 4)), order
 
     def close(self) -> None:
         self.director.stop()
@@ -337,10 +387,10 @@ class _Encoder:
         self.thread = threading.Thread(target=self._run, name="stage-render-encode", daemon=True)
         self.thread.start()
 
-    def put(self, k: int, rgb: np.ndarray) -> None:
+    def put(self, k: int, pixels: np.ndarray, fmt: str = "rgb24") -> None:
         if self.error is not None:
             raise self.error
-        self.q.put((k, rgb))
+        self.q.put((k, pixels, fmt))
 
     def _sound_until(self, upto: int, last: bool) -> None:
         chunk = 1024
@@ -361,8 +411,8 @@ class _Encoder:
                 item = self.q.get()
                 if item is None:
                     break
-                k, rgb = item
-                vf = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                k, px, fmt = item
+                vf = av.VideoFrame.from_ndarray(px, format=fmt)
                 vf.pts = k
                 for pkt in self.vs.encode(vf):
                     self.container.mux(pkt)
@@ -404,7 +454,7 @@ def render_take(take, out, size=(1280, 720), view: str = "studio", fps: int | No
     w, h = size
     if w % 2 or h % 2 or w < 64 or h < 64:
         raise ValueError(f"--size must be even and at least 64x64 (H.264 in yuv420p), got {w}x{h}")
-    t_begin = time.perf_counter()
+    t_begin, cpu_begin, main_begin = time.perf_counter(), time.process_time(), time.thread_time()
     tr = TakeRenderer(take, size, view, fps)
     sound = take_sound(take)
     n = tr.frames()
@@ -419,7 +469,7 @@ def render_take(take, out, size=(1280, 720), view: str = "studio", fps: int | No
             task = bar.add_task("render", total=n)
         for k in range(n):
             tr.frame(k)
-            enc.put(k, tr.rgb().copy())
+            enc.put(k, *tr.pixels())
             if bar is not None:
                 bar.update(task, completed=k + 1)
     finally:
@@ -432,4 +482,6 @@ def render_take(take, out, size=(1280, 720), view: str = "studio", fps: int | No
     took = time.perf_counter() - t_begin
     video_s = n / fps
     return {"out": str(out), "frames": n, "fps": fps, "size": f"{w}x{h}", "view": view, "video_s": round(video_s, 3),
-            "render_s": round(took, 3), "speed_x_realtime": round(video_s / took, 2) if took > 0 else None}
+            "render_s": round(took, 3), "speed_x_realtime": round(video_s / took, 2) if took > 0 else None,
+            "cpu_s": round(time.process_time() - cpu_begin, 3),                # every thread (film, draw, encode)
+            "draw_thread_cpu_s": round(time.thread_time() - main_begin, 3)}    # the drawing thread alone
