@@ -267,6 +267,9 @@ class Take:
                     seqs.append((a["loop_pass"].astype(np.int64) - 1) * length + (a["frame"] - self.loop[0]))
             st = self.manifest["start"]
             seq0 = (int(st.get("pass", 1)) - 1) * length + int(st.get("frame", self.loop[0])) - self.loop[0]
+            if ts and "frame" in st:            # the frame at the take's first sample, as the recorder read it
+                ts.insert(0, np.array([self.t0]))
+                seqs.insert(0, np.array([seq0], np.int64))
             self._clock = fit_film_clock(np.concatenate(ts) if ts else np.zeros(0),
                                          np.concatenate(seqs) if seqs else np.zeros(0, np.int64),
                                          float(self.fps), self.loop[0], length, self.t0, seq0)
