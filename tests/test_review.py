@@ -208,15 +208,36 @@ def test_transcribe_a_take_one_track_a_player_at_the_take_s_timecode(recorded, t
 
 @pytest.mark.timeout(300)
 def test_transcribe_from_the_recorded_analysis_gives_the_same_notes(recorded, tmp_path):
+    """The analysis recorded live is the same tracker over the same sound: the same notes,
+    where it holds every hop (a live analysis that fell behind on a loaded machine lapped
+    hops: a note over such a hole may be missing, which is why the audio is the default)."""
     import mido
     a, b = tmp_path / "a.mid", tmp_path / "b.mid"
     run_stage("transcribe", recorded["folder"], "--out", a)
     r = run_stage("transcribe", recorded["folder"], "--from", "analysis", "--out", b)
     assert "recorded analysis" in r.stdout
-
-    def pitches(p):
-        return [[m.note for m in tr if m.type == "note_on" and m.velocity > 0] for tr in mido.MidiFile(p).tracks[1:3]]
-    assert pitches(a) == pitches(b) == [[m for *_, m in HORN], [m for *_, m in BASS]]
+    m = recorded["manifest"]
+    heard = sounded(recorded)
+    for ch, name, line in ((0, "Horn", HORN), (1, "Bass", BASS)):
+        rows = np.load(recorded["folder"] / m["files"]["analysis"][name])
+        t = rows["t_capture"] - m["start"]["monotonic_raw"]
+        holes = [(t[i], t[i + 1]) for i in np.flatnonzero(np.diff(t) > 0.02)]
+        whole = [k for k, (h0, h1) in enumerate(heard[ch]) if not any(a0 < h1 and h0 < a1 for a0, a1 in holes)]
+        assert len(whole) >= len(line) - 2, holes
+        by_file = {}
+        for path in (a, b):
+            tr = mido.MidiFile(path).tracks[1 + ch]
+            tick, ons = 0, []
+            for msg in tr:
+                tick += msg.time
+                if msg.type == "note_on" and msg.velocity > 0:
+                    ons.append((tick / 2400.0, msg.note))
+            by_file[path] = ons
+        for k in whole:
+            h0 = heard[ch][k][0]
+            for path in (a, b):
+                near = [n for s, n in by_file[path] if abs(s - h0) < 0.05]
+                assert near == [line[k][2]], (path.name, name, k, by_file[path])
 
 
 def test_transcribe_a_sound_file(tmp_path):
@@ -361,7 +382,8 @@ def test_rendered_frames_are_what_the_live_renderer_draws(recorded, tmp_path):
     from stage.review.take import open_take
     take = open_take(recorded["folder"])
     fps, size = 30, (640, 360)
-    ks = [30, 75, 120, 150]
+    n = int(take.seconds * fps)
+    ks = [n // 5, 2 * n // 5, 3 * n // 5, 4 * n // 5 - 15]
     tr = TakeRenderer(take, size, "studio", fps)
     mine = {}
     for k in range(max(ks) + 1):
