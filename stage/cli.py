@@ -1,4 +1,4 @@
-"""The `stage` command: demo, run, devices, check, analyze."""
+"""The `stage` command: demo, run, devices, check, analyze, cuts, takes, transcribe, report, render."""
 
 from __future__ import annotations
 
@@ -76,10 +76,36 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--repair", action="store_true",
                    help="repair the unfinished takes in FOLDER (or the take FOLDER) and say what was done")
+    p = sub.add_parser("transcribe", help="a monophonic line (a sound file) or a take's players to a MIDI file")
+    p.add_argument("source", type=Path, help="a sound file, or a take's folder")
+    p.add_argument("--channel", type=int, default=1, help="a sound file's channel, from 1 (default 1)")
+    p.add_argument("--lowest", default=None, help="a sound file's lowest note, e.g. E2 (needed for a sound file)")
+    p.add_argument("--highest", default=None, help="a sound file's highest note, e.g. C6 (needed for a sound file)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="the MIDI file (default: FILE.mid beside a sound file; TAKE-FOLDER-NAME.mid here for a take)")
+    p.add_argument("--from", dest="source_kind", choices=("audio", "analysis"), default="audio",
+                   help="a take's audio players from its audio, re-analysed (default), or from the analysis "
+                        "recorded live")
+    p.add_argument("--pass", dest="pass_no", type=int, default=None, metavar="N",
+                   help="only the take's N-th pass, placed at the loop's in point (default: the whole take "
+                        "from its start)")
+    p = sub.add_parser("report", help="one picture of a take: pitch, level, hit points, markers, film, harmony")
+    p.add_argument("take", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="the picture (.png, .pdf or .svg; default TAKE-FOLDER-NAME.png here)")
+    p.add_argument("--compare", type=Path, default=None, metavar="TAKE2",
+                   help="another pass of the same cue, drawn under it aligned by film time")
+    p = sub.add_parser("render", help="a take rendered to video as the stage drew it, with its sound")
+    p.add_argument("take", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="the video file (.mp4: H.264 and AAC)")
+    p.add_argument("--size", type=_size, default=(1280, 720), help="picture size (default 1280x720)")
+    p.add_argument("--view", choices=("studio", "performance"), default="studio")
+    p.add_argument("--fps", type=int, default=None, help="frames a second (default: the session's display rate, "
+                                                           "at most 60)")
     args = ap.parse_args(argv)
     try:
         return {"demo": cmd_demo, "run": cmd_run, "devices": cmd_devices, "check": cmd_check,
-                "analyze": cmd_analyze, "cuts": cmd_cuts, "takes": cmd_takes}[args.cmd](args)
+                "analyze": cmd_analyze, "cuts": cmd_cuts, "takes": cmd_takes, "transcribe": cmd_transcribe,
+                "report": cmd_report, "render": cmd_render}[args.cmd](args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:           # `stage check ... | head`: the reader has what it wanted
@@ -338,6 +364,89 @@ def cmd_takes(args) -> int:
     console.print(table)
     total = sum(r["size_bytes"] for r in rows)
     console.print(f"{len(rows)} take(s), {total / 1e9:.2f} GB")
+    return 0
+
+
+def _open_take(folder):
+    from .review.take import open_take
+    return open_take(folder)
+
+
+def cmd_transcribe(args) -> int:
+    """A sound file's line, or a take's players, to a Standard MIDI File."""
+    from .takes import TakeError
+    src = args.source
+    if src.is_dir():
+        from .review.take import describe_sources
+        from .review.transcribe import transcribe_take
+        try:
+            take = _open_take(src)
+            out = args.out or Path(f"{src.resolve().name}.mid")
+            for line in describe_sources(take):
+                print(line, file=sys.stderr)
+            tracks = transcribe_take(take, out, args.source_kind, args.pass_no)
+        except (TakeError, ValueError) as e:
+            print(f"stage: {e}", file=sys.stderr)
+            return 2
+        for t in tracks:
+            print(f"{t.player}: {t.notes} notes, from {t.source}")
+        print(f"wrote {out}")
+        return 0
+    from .music import NoteError, parse_note
+    from .review.transcribe import transcribe_file
+    if args.lowest is None or args.highest is None:
+        print("stage: a sound file needs --lowest and --highest (the instrument's range, e.g. --lowest E2 "
+              "--highest C6)", file=sys.stderr)
+        return 2
+    try:
+        lo, hi = parse_note(args.lowest), parse_note(args.highest)
+    except NoteError as e:
+        print(f"stage: {e}", file=sys.stderr)
+        return 2
+    if lo >= hi:
+        print(f"stage: --highest ({args.highest}) must be above --lowest ({args.lowest})", file=sys.stderr)
+        return 2
+    out = args.out or src.with_suffix(".mid")
+    try:
+        notes = transcribe_file(src, out, lo, hi, args.channel)
+    except ValueError as e:
+        print(f"stage: {e}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:                 # soundfile: not a sound file
+        print(f"stage: {src}: cannot read as sound: {e}", file=sys.stderr)
+        return 2
+    print(f"{len(notes)} notes; wrote {out}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .review.report import draw_report
+    from .takes import TakeError
+    try:
+        take = _open_take(args.take)
+        other = _open_take(args.compare) if args.compare else None
+        out = args.out or Path(f"{args.take.resolve().name}.png")
+        for line in draw_report(take, out, other):
+            print(line, file=sys.stderr)
+    except (TakeError, ValueError) as e:
+        print(f"stage: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    from .review.render import render_take
+    from .takes import TakeError
+    try:
+        take = _open_take(args.take)
+        stats = render_take(take, args.out, args.size, args.view, fps=args.fps, progress=True)
+    except (TakeError, ValueError) as e:
+        print(f"stage: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(stats))
     return 0
 
 

@@ -174,6 +174,13 @@ class Transport:
         return replace(seg, then=Segment(max(epoch, end_epoch) + 1, cue, loop_in, length, seg.fps, True, t_end, 0.0,
                                          1, t_end))
 
+    def follow(self, segment: Segment) -> None:
+        """Publish a segment made elsewhere, as it is (an offline render replaying the film's
+        places a take recorded: stage.review.render)."""
+        with self._lock:
+            self._publish(segment)
+            self.locates += 1
+
     def play(self, t: float | None = None) -> None:
         with self._lock:
             t = self.clock() if t is None else t
