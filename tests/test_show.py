@@ -15,8 +15,20 @@ from stage.show import Show
 from .conftest import ROOT, stage_cmd
 
 
+@pytest.fixture(autouse=True)
+def _threads_before():
+    """The threads alive before the test (another test's, in the same process) are not this
+    show's: only the ones it started are looked for."""
+    global BEFORE
+    BEFORE = set(threading.enumerate())
+    yield
+
+
+BEFORE: set = set()
+
+
 def threads(prefix):
-    return [t for t in threading.enumerate() if t.name.startswith(prefix) and t.is_alive()]
+    return [t for t in threading.enumerate() if t.name.startswith(prefix) and t.is_alive() and t not in BEFORE]
 
 
 def settle(prefix, timeout=5.0):

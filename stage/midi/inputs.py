@@ -6,6 +6,9 @@ players on that port; a watcher reopens a port that went away when it comes back
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import threading
 
 import rtmidi
@@ -48,10 +51,46 @@ def find_port(spec: str):
                         + ("; ".join(seen) if seen else "none"))
 
 
+def _jack_midi_ports(sinks: bool) -> list[str] | None:
+    """JACK's MIDI ports now, as ``jack_lsp`` (a process of its own) sees them: ``sinks`` the
+    ones that can be written to (JACK inputs), else the ones that can be read from. None if
+    the server is not there; ``NotImplemented`` without jack_lsp.
+
+    Looked at from outside because a JACK client opened and closed in this process waits for
+    the server while holding the GIL, and a server that runs its clients synchronously
+    (``jackd -S``) waits in its turn for our MIDI callbacks, which need the GIL: each look
+    would stop the whole graph, the picture with it, until the server's client timeout (5 s)."""
+    lsp = shutil.which("jack_lsp")
+    if lsp is None:
+        return NotImplemented
+    try:
+        r = subprocess.run([lsp, "-p", "-t"], capture_output=True, text=True, timeout=3.0,
+                           env=dict(os.environ, JACK_NO_START_SERVER="1"))
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if r.returncode != 0:
+        return None
+    want = "input" if sinks else "output"
+    found, name, props = [], None, ""
+    for line in r.stdout.splitlines():
+        if not line.startswith("\t"):
+            name, props = line.strip(), ""
+        elif line.strip().startswith("properties:"):
+            props = line.split(":", 1)[1]
+        elif name is not None and "midi" in line and want in [p.strip() for p in props.split(",")]:
+            found.append(name)
+    return found
+
+
 def fresh_ports(api, sinks: bool) -> list[str] | None:
     """The ports the MIDI system has now (``sinks``: those that can be written to, else those
     that can be read from), seen by a client made for the look: a client kept from before a
-    JACK server died goes on listing the dead server's ports. None if the system is not there."""
+    JACK server died goes on listing the dead server's ports. None if the system is not there.
+    For JACK the look is taken by another process (``_jack_midi_ports`` says why)."""
+    if api == rtmidi.API_UNIX_JACK:
+        ports = _jack_midi_ports(sinks)
+        if ports is not NotImplemented:
+            return ports
     probe = None
     try:
         with quiet_stderr():
@@ -276,19 +315,7 @@ class VirtualOutput:
     def _ports_now(self) -> list[str]:
         """The ports the MIDI system has now, seen by a client made for the look (a client kept
         from before a JACK server died goes on listing the dead server's ports)."""
-        probe = None
-        try:
-            with quiet_stderr():
-                probe = rtmidi.MidiIn(self.api, name="stage-probe")
-            return list(probe.get_ports())
-        except Exception:
-            return []
-        finally:
-            if probe is not None:
-                try:
-                    probe.delete()
-                except Exception:
-                    pass
+        return fresh_ports(self.api, sinks=False) or []
 
     def _supervise(self) -> None:
         while not self._stop.wait(2.0):
