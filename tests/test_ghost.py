@@ -101,5 +101,7 @@ def test_a_chosen_takes_pass_is_the_ghost(tmp_path, clip_dir):
     for k in range(int(0.8 * 60)):                # in pass 1 already: a chosen take has no "pass before"
         clock.t = t0 + k / 60
         app.frame()
-    assert ghost_at(app, 0.3, 440.0, clock) > 30
-    pygame.display.quit()
+    try:
+        assert ghost_at(app, 0.3, 440.0, clock) > 30
+    finally:
+        app.close()                               # its film player's decoder with it
