@@ -58,7 +58,7 @@ from stage.audio.score import causal_on, flashes, lock_times, wobbles  # noqa: E
 HOP = 256
 SR = pitchset.SR
 METHODS = ["stage", "pyin"]
-ALL_METHODS = METHODS + ["aubio yinfft", "aubio yin"]
+ALL_METHODS = METHODS + ["aubio yinfft", "aubio yin", "pesto", "stage wait N (N hops)"]
 TAIL_S = 0.25
 LOCK_HOLD_S = 0.020
 
@@ -72,6 +72,31 @@ def run_stage(x, inst):
     cpu = time.thread_time() - t0
     t, f = np.array(rows).T
     return t, f, cpu
+
+
+def waited(f: np.ndarray, hops: int) -> np.ndarray:
+    """A display that waits: a new pitch (more than 50 cents from the one shown) is shown only
+    once the tracker has read it ``hops`` hops running (from the last of them on); meanwhile the
+    pitch shown stays while the tracker reads anything, else nothing is shown. Causal: what
+    any fixed wait for a change to persist buys in flashes, and costs in time to lock."""
+    out = np.zeros_like(f)
+    shown = cand = 0.0
+    run = 0
+    for i, v in enumerate(f):
+        if v <= 0:
+            shown = cand = 0.0
+            run = 0
+        elif shown > 0 and abs(1200 * np.log2(v / shown)) <= 50:
+            shown, cand, run = v, 0.0, 0
+        else:
+            if cand > 0 and abs(1200 * np.log2(v / cand)) <= 50:
+                run += 1
+            else:
+                cand, run = v, 1
+            if run >= hops:
+                shown, cand, run = v, 0.0, 0
+        out[i] = shown
+    return out
 
 
 def run_aubio(x, method):
@@ -112,6 +137,55 @@ def run_pyin(x, inst, audio: Path, cache: Path):
     return t, f, cpu
 
 
+def run_pesto(x, inst, audio: Path, cache: Path, conf_thr: float = 0.5):
+    """pesto-pitch (its mir-1k_g7 weights, shipped in its package) exactly as its streaming mode
+    runs hop by hop at hop 256 with ``mirror=1`` (each frame sees the newest 4224 samples, the
+    rest of its 8192-sample kernel zeros: no look-ahead), computed here for all hops at once
+    (the same numbers: checked against the streaming model); stamps at each hop's last sample,
+    f0 0 where its confidence is under 0.5 or outside the instrument's range. Needs torch and
+    pesto-pitch installed (not the project's dependencies: see BENCHMARKS.md). Cached."""
+    key = hashlib.sha1(x.tobytes() + f"pesto2,{HOP}".encode()).hexdigest()[:16]
+    path = cache / f"{audio.stem}-{key}.npz"
+    if path.exists():
+        z = np.load(path)
+        f, conf, cpu = z["f"], z["conf"], float(z["cpu"])
+    else:
+        import types
+        sys.modules.setdefault("torchaudio", types.ModuleType("torchaudio"))   # pesto imports it for file loading only
+        import torch
+        from pesto.loader import load_model
+        from pesto.utils import reduce_activations
+        torch.set_num_threads(1)
+        m = load_model("mir-1k_g7", step_size=1000 * HOP / SR, sampling_rate=SR, streaming=True, mirror=1.0)
+        cq = m.preprocessor.hcqt_kernels.cqt_kernels[0]
+        keep = cq.kernel_width - cq.conv.mirror.padding[1]
+        w = cq.conv.weight[:, 0, :keep].T.contiguous()
+        n = len(x) // HOP
+        xp = np.concatenate([np.zeros(keep, np.float32), x.astype(np.float32)])
+        win = np.lib.stride_tricks.sliding_window_view(xp, keep)
+        fs, cs = [], []
+        t0 = time.thread_time()
+        with torch.inference_mode():
+            for a in range(0, n, 2048):
+                idx = np.arange(a, min(n, a + 2048))
+                fr = torch.from_numpy(np.ascontiguousarray(win[(idx + 1) * HOP]))
+                c = (fr @ w).view(-1, 2, cq.n_bins) * cq.sqrt_lengths.view(1, 1, cq.n_bins)
+                mag = c.pow(2).sum(1)
+                xx = (10 * torch.log10(mag.clamp(min=torch.finfo(torch.float32).eps ** 2))).unsqueeze(1)
+                conf = m.confidence(xx.mul(np.log(10) / 10.).exp().squeeze(1))
+                act = m.encoder(m.crop_cqt(xx)).roll(-round(m.shift.item() * m.bins_per_semitone), -1)
+                p = reduce_activations(act, reduction=m.reduction)
+                fs.append((440 * 2 ** ((p - 69) / 12)).numpy())
+                cs.append(conf.numpy())
+        cpu = time.thread_time() - t0
+        f, conf = np.concatenate(fs), np.concatenate(cs)
+        cache.mkdir(parents=True, exist_ok=True)
+        np.savez(path, f=f, conf=conf, cpu=cpu)
+    lo, hi = 440 * 2 ** ((inst.lowest - 1 - 69) / 12), 440 * 2 ** ((inst.highest + 1 - 69) / 12)
+    f = np.where((conf >= conf_thr) & (f >= lo) & (f <= hi), f, 0.0)
+    return (np.arange(len(f)) + 1) * HOP / SR - 1 / SR, f, cpu
+
+
 def signed_cents(est, ref):
     ok = (ref > 0) & (est > 0)
     c = 1200 * np.log2(est[ok] / ref[ok])
@@ -139,6 +213,11 @@ def score_item(args):
             centres, f, cpu = run_pyin(x, item.instrument, item.audio, cache)
             runs.append(("pyin", centres + (pyin_frame(item.instrument) / 2 - 1) / SR, f, cpu))   # its last sample
             runs.append(("pyin centred", centres, f, cpu))
+        elif meth.startswith("stage wait "):
+            st, f, cpu = run_stage(x, item.instrument)
+            runs.append((meth, st, waited(f, int(meth.split()[2])), cpu))
+        elif meth == "pesto":
+            runs.append(("pesto", *run_pesto(x, item.instrument, item.audio, cache.parent / "pesto")))
         else:
             runs.append((meth, *run_aubio(x, meth.split()[1])))
     for meth, st, f, cpu in runs:

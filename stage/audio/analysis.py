@@ -99,6 +99,11 @@ SUB_WAIT_S = 0.04     # a related reading, while the shown note still sounds, wa
 LONG_FROM = 2048      # notes that need a window this long get the low-note detector instead
 SUBHARMONIC_SLACK = 0.1     # how much shallower a dip at a half or a third of the period may be
 LOW_YIN_INTEGRATION = 0.5   # the sum runs over this share of the longest period
+OCTAVE_TOL = 100.0    # a reading within a semitone of twice or three times another is its octave or twelfth
+ATTACK_S = 0.06       # a note's attack (a thump, a reed's noisy start): this long after an onset
+SUB_ABS_HELD = 0.1    # after the attack, a half or a third of the period must repeat this well to be the note
+UPPER_ABS = 0.1       # of two readings an octave or a twelfth apart, the higher is the note where its
+UPPER_SLACK = 0.15    # period repeats this well, or this little less well than the lower one's
 
 
 def _cents(a: float, b: float) -> float:
@@ -239,6 +244,7 @@ class PitchTracker:
         self._refined, self._refine_tick = 0.0, 0  # the last refined value, read every other hop
         self._last = 0.0                           # the last pitch shown, and samples since
         self._since_last = 0
+        self.since_onset = 0                       # samples since the player's last onset (set by its analyzer)
 
     def _nd(self, period: float, span: int) -> tuple[float, float]:
         """The normalised squared difference of the newest ``span`` samples against those a
@@ -291,9 +297,27 @@ class PitchTracker:
             if f * k > self.f_max:
                 break
             q, pq = self._nd(P / k, int(min(max(2 * P / k, 256), PROBE_SPAN)))
-            if q <= max(SUB_ABS, own + SUB_SLACK) and (best_nd is None or q < best_nd):
+            if q <= max(SUB_ABS if self.since_onset <= ATTACK_S * self.sr else SUB_ABS_HELD, own + SUB_SLACK) and (best_nd is None or q < best_nd):
                 best, best_nd = self.sr / pq, q
         return best
+
+    def _probe(self, f: float) -> float:
+        """How well the newest sound repeats at the period of ``f`` (over two of its periods)."""
+        P = self.sr / f
+        return self._nd(P, int(min(max(2 * P, 256), PROBE_SPAN)))[0]
+
+    def _upper_wins(self, f_hi: float, f_lo: float) -> bool:
+        """Of two related readings (``f_hi`` about twice or three times ``f_lo``), is the higher
+        the note? YIN's own rule, on the newest sound: the shorter period is the note only where
+        it repeats well and nearly as well as the longer one (a sound periodic at the shorter
+        period is periodic at the longer one too; a note with a weak fundamental is not periodic
+        at the shorter)."""
+        q_hi = self._probe(f_hi)
+        return q_hi <= max(UPPER_ABS, self._probe(f_lo) + UPPER_SLACK)
+
+    @staticmethod
+    def _related_up(f_hi: float, f_lo: float) -> bool:
+        return any(_cents(f_hi, k * f_lo) <= OCTAVE_TOL for k in (2, 3))
 
     def _ref(self) -> float:
         """The note shown, or the one shown within REF_S (0 if none)."""
@@ -442,8 +466,10 @@ class PitchTracker:
                 if again or other or (c >= self.s.instant_confidence and f >= low):
                     confirmed.append((i, f, c))
             # a window too short to have seen the octave below: believed when it reads the same
-            # twice and no other window reads the octave below
-            elif again and not any(g > 0 and _cents(f, 2 * g) <= 50 for g, _c, _s in est):
+            # twice and no other detector reads the octave or twelfth below with the sound
+            # repeating better there (a note with a weak fundamental reads high in it)
+            elif again and not any(g > 0 and self._related_up(f, g) and not self._upper_wins(f, g)
+                                   for g, _c, _s in est):
                 confirmed.append((i, f, c))
         self._age += n
         if not confirmed:
@@ -461,10 +487,10 @@ class PitchTracker:
             return 0.0, self.confidence
         self._unread = 0
         i0, f_new, c_new = confirmed[0]                       # the shortest confirmed window
-        # octave check: a longer window that has seen the whole note reads it an octave down
+        # octave check: a longer detector reads the octave or twelfth below, and the newest sound
+        # repeats better at that longer period (judged on the sound, not on the windows' ages)
         for i, f, c in confirmed[1:]:
-            w = self.windows[i]
-            if self._age >= w // 2 and abs(_cents(f_new, 2 * f)) <= 50:
+            if self._related_up(f_new, f) and not self._upper_wins(f_new, f):
                 i0, f_new, c_new = i, f, c
                 break
         if self.shown <= 0 or _cents(f_new, self.shown) > 50:
@@ -539,6 +565,7 @@ class PlayerAnalyzer:
             np.multiply(x, self.gain, out=self._scaled)
             x = self._scaled
         onset = bool(self._onset(x)[0])
+        self.tracker.since_onset = 0 if onset else self.tracker.since_onset + len(x)
         rms = float(np.sqrt(np.dot(x, x) / len(x)))
         peak = float(np.max(np.abs(x)))
         level = db(rms)
