@@ -52,12 +52,13 @@ def cents(a, b):
 
 
 def run_stage(film: Path, seconds: float, period: int = 256, burst: float = 0.35, gap: float = 0.10,
-              size=None, display: str | None = None, extra_env=None, fps: int = 60, record: bool = False):
+              size=None, display: str | None = None, extra_env=None, fps: int = 60, record: bool = False,
+              sync: bool = True):
     """Run `stage run` on a fresh JACK dummy server with 8 players fed tone bursts.
     Returns (stats, frames, applied tone changes); with ``record``, the run records a take, and
     channel 8 carries known samples instead of tones, so the take says exactly which blocks it
     lost (stats["lost_blocks"], stats["take_seconds"])."""
-    name, jackd = rig.start_jack(channels=8, period=period)
+    name, jackd = rig.start_jack(channels=8, period=period, sync=sync)
     tmp = Path(tempfile.mkdtemp(prefix="stage-bench-"))
     sess = tmp / "bench.toml"
     sess.write_text(session_text(film, period, fps))
@@ -92,7 +93,7 @@ def lost_in_take(takes: Path, period: int) -> dict:
     import json as _json
 
     import soundfile as sf
-    from stage_testing.rig import counted_index
+    from stage_testing.rig import COUNTER_PERIOD, counted_index
     folder = next(p for p in takes.iterdir() if p.is_dir())
     m = _json.loads((folder / "manifest.json").read_text())
     x, sr = sf.read(str(folder / m["files"]["audio"]), dtype="float32", always_2d=True)
@@ -101,9 +102,15 @@ def lost_in_take(takes: Path, period: int) -> dict:
     ch = ch[begun[0]:] if len(begun) else ch
     idx = counted_index(ch, 7)
     bad = int(np.sum(idx < 0))
-    steps = np.diff(idx[idx >= 0])
-    lost = int(np.sum(np.maximum(0, steps - 1)) // period) + int(np.sum(steps <= 0))
-    return {"lost_blocks": lost, "foreign_samples": bad, "take_seconds": round(len(x) / sr, 2)}
+    steps = np.diff(idx[idx >= 0]) % COUNTER_PERIOD      # the counter starts again every 2^20 samples (21.8 s)
+    ahead = steps[(steps > 1) & (steps < COUNTER_PERIOD // 2)]     # samples skipped
+    back = steps[(steps == 0) | (steps >= COUNTER_PERIOD // 2)]     # samples had again (a block repeated)
+    lost = int(np.sum(ahead - 1)) // period + len(back)
+    pos = np.nonzero(idx >= 0)[0][1:]
+    where = [round(float(pos[k]) / sr, 3) for k in np.nonzero((steps != 1))[0][:10]]
+    return {"lost_blocks": lost, "skips": len(ahead), "repeats": len(back), "foreign_samples": bad, "take_seconds": round(len(x) / sr, 2),
+            "lost_at_s": where, "take_frames": len(x), "take_first_counted": int(begun[0]) if len(begun) else None,
+            "gaps": m.get("gaps")}
 
 
 def machine() -> str:
