@@ -166,6 +166,16 @@ class Injector:
         self.client.set_process_callback(self._process)
         self.client.activate()
 
+    recording = None                 # play_loop(): a (frames, channels) recording played in a loop
+    looped = 0
+
+    def play_loop(self, recording: np.ndarray) -> None:
+        """Play ``recording`` (frames x channels, float32 at the server's rate) round and round,
+        channel k into port k (a recording with fewer channels than ports repeats them)."""
+        self.looped = 0
+        self.recording = np.ascontiguousarray(recording, dtype=np.float32)
+        self.playing = True
+
     def play_counter(self) -> None:
         """Play known samples: sample n of channel c is counter_samples(n, c), so a recording
         says, sample by sample, which it holds (see counted_index)."""
@@ -187,6 +197,13 @@ class Injector:
             # when this cycle began, on CLOCK_MONOTONIC_RAW (the clock JACK keeps time on)
             self.start_time = time.clock_gettime(time.CLOCK_MONOTONIC_RAW) - self.client.frames_since_cycle_start / self.sr
             self.start_frame = self.client.last_frame_time
+        if self.recording is not None:              # recorded sound, round and round
+            rec, n = self.recording, len(self.recording)
+            idx = (self.looped + np.arange(frames)) % n
+            for i, p in enumerate(self.ports):
+                p.get_array()[:] = rec[idx, i % rec.shape[1]]
+            self.looped += frames
+            return
         if self.counting:
             idx = self.counted + np.arange(frames)
             for i, p in enumerate(self.ports):
