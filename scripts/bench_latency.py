@@ -78,6 +78,7 @@ def run_stage(film: Path, seconds: float, period: int = 256, burst: float = 0.35
                 t += burst + gap + float(r.uniform(0.0, 0.05))      # onsets at every phase of the frame clock
             run.injector.schedule(events)
             applied = run.injector.applied
+            feeder = run.injector
     finally:
         rig.stop(jackd)
     if not run.ok:
@@ -85,6 +86,11 @@ def run_stage(film: Path, seconds: float, period: int = 256, burst: float = 0.35
     stats = run.stats
     if record:
         stats.update(lost_in_take(tmp / "takes", period))
+        # the feeder's own misses (a JACK client of the benchmark's): what it did not play is
+        # not stage's loss
+        t0 = feeder.start_frame or 0
+        stats["feeder_missed_cycles"] = feeder.missed
+        stats["feeder_missed_at_s"] = [round((a - t0) / 48000, 3) for a, _ in feeder.missed_at[:10]]
     return stats, run.frames, list(applied)
 
 

@@ -72,7 +72,7 @@ def main():
                   "latency_p50_ms", "latency_p99_ms", "overruns", "vsync", "draw_p50_ms", "draw_p99_ms", "flip_p50_ms",
                   "flip_p99_ms", "flip_start_late_p99_ms", "read_to_present_p50_ms", "read_to_present_p99_ms",
                   "late_draw_p50_ms", "late_draw_p99_ms", "audio_blocks") if k in stats},
-              **{k: stats[k] for k in ("lost_blocks", "skips", "repeats", "foreign_samples", "take_seconds", "lost_at_s", "take_frames",
+              **{k: stats[k] for k in ("lost_blocks", "skips", "repeats", "feeder_missed_cycles", "feeder_missed_at_s", "foreign_samples", "take_seconds", "lost_at_s", "take_frames",
                                        "take_first_counted", "gaps") if k in stats}}
     print(f"machine: {report['machine']}")
     print(f"1920x1080 under Xvfb, 1080p H.264 loop of {a.loop} s x {a.wraps} wraps, 8 players: "

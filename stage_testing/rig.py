@@ -182,10 +182,20 @@ class Injector:
         self.counted = 0
         self.counting = True
 
+    missed = 0                       # cycles this client itself missed (JACK's frame time jumped)
+    missed_at: list = []
+
     def _process(self, frames):
         if not self._prioritised:      # stands in for a sound card: it must not be the one that is late
             self._prioritised = True
             raise_thread_priority(-10)
+            self.missed_at = []
+        ft = self.client.last_frame_time
+        prev = getattr(self, "_prev_ft", None)
+        if prev is not None and ft - prev != frames:
+            self.missed += 1
+            self.missed_at.append((prev, ft))
+        self._prev_ft = ft
         if self._events:
             t_cycle = time.clock_gettime(time.CLOCK_MONOTONIC_RAW) - self.client.frames_since_cycle_start / self.sr
             if self._events[0][0] <= t_cycle:
