@@ -626,8 +626,8 @@ class Show:
         lat = percentile(pacer.recent_latencies, 50) if pacer else None
         cpu = ""
         busy = self.analysis.busy_s if self.analysis is not None else getattr(st, "analysis_busy_s", 0.0)
-        if busy and pacer and len(pacer.present_times) > 1:
-            elapsed = max(1e-3, pacer.present_times[-1] - pacer.present_times[0])
+        if busy and pacer and len(pacer.present_times) > 1 and pacer.t_start is not None:
+            elapsed = max(1e-3, pacer.present_times[-1] - pacer.t_start)
             cpu = f"   analysis {100 * busy / elapsed:.1f}% CPU"
         dropped = self.renderer.film_layer.dropped if self.renderer else 0
         lines.append((f"dropped frames {dropped}   late draws {pacer.frames_late if pacer else 0}   latency "

@@ -60,3 +60,28 @@ def test_two_hundred_cue_switches_at_1080p_do_not_grow(tmp_path):
             p.close()
     finally:
         director.stop()
+
+
+def test_the_pacers_figures_are_kept_in_rings_that_do_not_grow():
+    """The draw loop's statistics keep the newest values in a ring made when the show starts:
+    they come back oldest first across the wrap, and an evening's worth adds no memory."""
+    import numpy as np
+
+    from stage.render.pacer import Series
+    s = Series(5)
+    assert not s and len(s) == 0
+    for k in range(3):
+        s.append(k)
+    assert list(s.values()) == [0, 1, 2] and s[0] == 0 and s[-1] == 2
+    s.extend(range(3, 12))                     # round the ring
+    assert len(s) == 5 and list(np.asarray(s)) == [7, 8, 9, 10, 11] and s[0] == 7 and s[-1] == 11
+    rows = Series(3, 2)
+    for k in range(4):
+        rows.append((k, -k))
+    assert rows.values().tolist() == [[1, -1], [2, -2], [3, -3]]
+    big = Series(200_000)
+    before = resident_mb()
+    for k in range(400_000):                   # two rings' worth: written over, never grown
+        big.append(k * 0.5)
+    assert resident_mb() - before < 2.0
+    assert big[-1] == 399_999 * 0.5 and len(big) == 200_000
