@@ -105,3 +105,28 @@ def test_a_chosen_takes_pass_is_the_ghost(tmp_path, clip_dir):
         assert ghost_at(app, 0.3, 440.0, clock) > 30
     finally:
         app.close()                               # its film player's decoder with it
+
+
+def test_a_cue_played_again_has_only_its_own_passes_and_the_store_stays_small():
+    """A cue's passes count from 1 each time it is played: the ghost of the second pass of a
+    visit is that visit's first pass, not every visit's first passes drawn at once, and an
+    evening of cue switches keeps no more than the visit being played."""
+    store = GhostStore()
+
+    def visit_rows(hz, pass_no, n=100):
+        rows = analysis_rows(n)
+        rows["film_s"] = np.arange(n) * 0.01
+        rows["loop_pass"] = pass_no
+        rows["f0_hz"] = hz
+        return rows
+
+    store.add("Horn", visit_rows(440.0, 1), cue=0, visit=10.0)
+    store.add("Horn", visit_rows(450.0, 2), cue=0, visit=10.0)
+    offs, f0 = store.pass_of("Horn", 0, 1)
+    assert set(np.unique(f0)) == {440.0} and len(offs) == 100          # (positive control: it is there)
+    for k in range(50):                                                # 50 more visits of the same cue
+        store.add("Horn", visit_rows(500.0 + k, 1), cue=0, visit=20.0 + k)
+    offs, f0 = store.pass_of("Horn", 0, 1)
+    assert set(np.unique(f0)) == {549.0} and len(offs) == 100          # the last visit's own first pass
+    assert store.pass_of("Horn", 0, 2) is None                         # that visit has no second pass yet
+    assert sum(len(a) for parts in store._rows.values() for a in parts) == 100

@@ -29,12 +29,22 @@ class GhostStore:
         self._rows: dict[tuple, list] = {}         # (player, cue, pass) -> [row arrays]
         self._sorted: dict[tuple, tuple] = {}       # the same, as (offsets, f0) sorted by offset
         self.fixed = fixed                          # player -> (offsets, f0): a chosen take's pass
+        self._visits: dict[tuple, object] = {}      # (player, cue) -> the visit its rows are of
 
-    def add(self, player: str, rows, cue: int | None = None, loop_in_s: float = 0.0) -> None:
-        """Rows of ``stage.takes.records.ANALYSIS_DTYPE`` (film_s, loop_pass, f0_hz ...)."""
+    def add(self, player: str, rows, cue: int | None = None, loop_in_s: float = 0.0, visit=None) -> None:
+        """Rows of ``stage.takes.records.ANALYSIS_DTYPE`` (film_s, loop_pass, f0_hz ...) of one
+        ``visit`` of the cue (when it began: its passes count from 1 again each time it is
+        played): a new visit lets go of the last one's passes, which are no pass before any of
+        its own (without this, every visit's first pass was drawn at once, and kept for good)."""
         if cue is None:
             return
         with self._lock:
+            if visit is not None and self._visits.get((player, cue), visit) != visit:
+                for k in [k for k in self._rows if k[0] == player and k[1] == cue]:
+                    self._rows.pop(k, None)
+                    self._sorted.pop(k, None)
+            if visit is not None:
+                self._visits[(player, cue)] = visit
             for p in np.unique(rows["loop_pass"]):
                 sel = rows[rows["loop_pass"] == p]
                 key = (player, cue, int(p))

@@ -260,6 +260,7 @@ class _Gatherer(Worker):
                 continue
             out = analysis_rows(len(rows))
             cues = np.zeros(len(rows), np.int32)
+            visits = np.zeros(len(rows), np.float64)   # when the cue began: a visit of the cue
             labels = self._labels
             for j, k in enumerate(rows):
                 t, f0, conf, level, onset = f.at(k)
@@ -272,10 +273,13 @@ class _Gatherer(Worker):
                     label = labels[frame] = rec.film.tc.label(frame).encode()
                 out[j] = (t, frame / pos.fps, frame, label, pos.pass_no, f0, conf, level, onset)
                 cues[j] = pos.cue
+                visits[j] = pos.cue_since
             rec._queue.append(("analysis", p.name, out))
             if rec.ghost is not None:                  # what the ghost of this pass will be drawn from
-                for c in np.unique(cues):
-                    rec.ghost.add(p.name, out[cues == c], int(c), rec.film.cues[c].loop[0] / float(rec.film.info.fps))
+                for c, v in sorted(set(zip(cues.tolist(), visits.tolist())), key=lambda cv: cv[1]):
+                    sel = (cues == c) & (visits == v)
+                    rec.ghost.add(p.name, out[sel], int(c), rec.film.cues[c].loop[0] / float(rec.film.info.fps),
+                                  visit=v)
         if rec.midi_log is not None:
             msgs, midi_seen = rec.midi_log.since(midi_seen)
             if msgs:
