@@ -177,8 +177,20 @@ def main():
         v = [s["interval_p99_ms"] for s in good if lo <= s["t"] < hi and s["interval_p99_ms"] is not None]
         return round(float(np.median(v)), 2) if v else None
 
+    def rss_median(lo, hi, key="stage"):
+        v = [s[key]["rss_mb"] for s in good if lo <= s["t"] < hi and s[key]]
+        return round(float(np.median(v)), 1) if v else None
+
+    # resident memory swings by a film player's decoded head (1.25 s of frames at the picture's
+    # size, ~250 MB at 1080p) around every switch, so growth is read from medians of windows
+    early_rss, late_rss = rss_median(t_min, t_min + ten), rss_median(seconds - ten, seconds + 1)
     report = {
         "machine": machine(), "minutes": a.minutes, "switches": switches, "exit": code,
+        "stage_rss_median_first_window_mb": early_rss, "stage_rss_median_last_window_mb": late_rss,
+        "stage_rss_growth_of_medians_mb": round(late_rss - early_rss, 1) if early_rss and late_rss else None,
+        "capture_rss_growth_of_medians_mb": (round(rss_median(seconds - ten, seconds + 1, "capture")
+                                                   - rss_median(t_min, t_min + ten, "capture"), 1)
+                                             if rss_median(t_min, t_min + ten, "capture") else None),
         "cue_switches_seen": stats.get("cue_switches") if isinstance(stats, dict) else None,
         "stage_rss_after_1_min_mb": round(first["stage"]["rss_mb"], 1), "stage_rss_end_mb": round(last["stage"]["rss_mb"], 1),
         "stage_rss_growth_mb": round(last["stage"]["rss_mb"] - first["stage"]["rss_mb"], 1),
