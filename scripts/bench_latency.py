@@ -135,8 +135,9 @@ def main():
     ap.add_argument("--burst", type=float, default=0.35, help="seconds per tone burst")
     ap.add_argument("--gap", type=float, default=0.10, help="silence between bursts")
     ap.add_argument("--fps", type=int, default=60, help="the display's refresh rate (60; a 120 Hz projector: 120)")
+    ap.add_argument("--async-jack", action="store_true", help="the JACK server asynchronous, as jackd runs by default")
     a = ap.parse_args()
-    stats, frames, applied = run_stage(a.film, a.seconds, a.period, a.burst, a.gap, fps=a.fps)
+    stats, frames, applied = run_stage(a.film, a.seconds, a.period, a.burst, a.gap, fps=a.fps, sync=not a.async_jack)
     period_ms = a.period / 48.0
     t_present = np.array([f["t_present"] for f in frames])
     onsets = [(t, f) for t, f in applied if np.any(f > 0)]
