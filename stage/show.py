@@ -246,8 +246,8 @@ class Show:
         except DeviceError as e:
             if self.analysis is not None:
                 self.analysis.stop()
-            key = "audio.samplerate" if e.setting == "samplerate" and s.audio.samplerate else "audio.input"
-            raise s.error(key, str(e)) from None
+            from .runtime import device_key
+            raise s.error(device_key(s, e.setting), str(e)) from None
 
     def _stop_audio(self):
         if self.analysis is not None:        # the reader first: the ring and its doorbell go with the input
@@ -268,20 +268,23 @@ class Show:
                          f"{info.duration:.1f} s  block {a.blocksize}  hop {a.hop}")
             nch = info.channels
         else:
+            from .audio.devices import period, rates, refusal
+            from .runtime import device_key
             need = max(p.channel for p in s.players if not p.is_midi)
             try:
                 dev = resolve(a.input, "inputs", need)
             except DeviceError as e:
-                raise s.error("audio.input", str(e)) from None
+                raise s.error(device_key(s, e.setting), str(e)) from None
             sr = a.samplerate or int(dev["samplerate"])
             try:
                 sd.check_input_settings(device=dev["index"], channels=need, samplerate=sr, dtype="float32")
             except (sd.PortAudioError, ValueError) as e:
-                raise s.error("audio.samplerate" if a.samplerate else "audio.input",
-                              f"{dev['name']!r} will not open at {sr} Hz with {need} channels: {e} "
-                              f"(it runs at {int(dev['samplerate'])} Hz)") from None
+                r = refusal(dev, sr, need, a.blocksize, e)
+                raise s.error(device_key(s, r.setting), str(r)) from None
             lines.append(f"audio    input [{dev['index']}] {dev['name']} ({dev['hostapi']})  {dev['inputs']} ch  "
                          f"{sr} Hz  block {a.blocksize}  hop {a.hop}")
+            lines.append(f"audio    the input accepts {', '.join(map(str, rates(dev)))} Hz, up to {dev['inputs']} "
+                         f"input channels" + (f"; JACK's period is {period(dev)} frames" if period(dev) else ""))
             nch = dev["inputs"]
         for i, p in enumerate(s.players):
             if p.is_midi:
