@@ -307,7 +307,7 @@ class Show:
         from .control.actions import ControlQueue
         s = self.session
         ctl = s.control
-        self.controls = ControlQueue(self.clock)
+        self.controls = ControlQueue(self.clock, cues=len(s.cues))    # a cue number past the last is refused
         if ctl.midi:
             from .control.midi import DEFAULT_MAP, MidiControl
             self.midi_control = MidiControl(ctl.maps or DEFAULT_MAP, self.controls, f"midi {ctl.midi}",
@@ -400,7 +400,9 @@ class Show:
                 sock.bind((host, port))
         except OSError as e:
             raise self.session.error("control.osc_listen", f"cannot listen on {host}:{port}: {e.strerror}") from None
-        return [f"control  OSC in on {host}:{port}"]
+        where = (" (this machine only; osc_listen = \"0.0.0.0:PORT\" listens on the network)"
+                 if host in ("127.0.0.1", "localhost", "::1") else " (open to the network)")
+        return [f"control  OSC in on {host}:{port}{where}"]
 
     def _start_osc_in(self):
         from .control.osc import OscControl
@@ -641,8 +643,10 @@ class Show:
         if self.osc_in is not None or self.osc_out is not None:
             parts = []
             if self.osc_in is not None:
-                parts.append(f"OSC in {self.osc_in.address[0]}:{self.osc_in.address[1]}  received "
-                             f"{self.controls.received}  unknown {self.controls.unknown}  malformed {self.osc_in.malformed}")
+                o = self.osc_in
+                parts.append(f"OSC in {o.address[0]}:{o.address[1]}  packets {o.received}  acted {o.accepted}  "
+                             f"unknown {o.unknown}  malformed {o.malformed}  bad args {o.bad_args}  "
+                             f"flood dropped {o.flood + o.kernel_dropped}")
             if self.osc_out is not None:
                 parts.append(f"OSC out sent {self.osc_out.sent}")
             lines.append(("   ".join(parts), 0.8, (220, 220, 220)))
@@ -685,6 +689,8 @@ class Show:
             "input_gaps_s": round(sum(b - a for a, b in getattr(st, "gaps", [])), 3) if st else 0.0,
             "markers": [self.film.tc.label(f) for f, _ in (view.markers if view else ())],
             "controls": self.controls.received if self.controls else 0,
+            "controls_rejected": (self.controls.unknown + self.controls.rejected) if self.controls else 0,
+            "osc_in": dict(self.osc_in.counts) if self.osc_in is not None else None,
             "cue_switches": self.director.switches if self.director else 0,
             "film_error": self._film_decoder().error if self._film_decoder() else None,
             "film_held": self._film_decoder().held if self._film_decoder() else 0,
