@@ -441,6 +441,8 @@ class Show:
 
     def _close_window(self):
         self.window.close()
+        if self.renderer is not None:      # its fonts hold their file open until let go of
+            self.renderer.text.close()
 
     def _resized(self, size):
         """Full-screen toggled: lay the picture out again; the director re-decodes the film at the

@@ -123,7 +123,10 @@ class LiveInput:
 
 
 def _nothing_to_release(self):
-    """(The ring of an input in this process is its own memory: nothing to let go of.)"""
+    """(The ring of an input in this process is its own memory: only its doorbell to close,
+    once it is stopped and its readers are.)"""
+    self.stop()
+    self.doorbell.close()
 
 
 LiveInput.close = _nothing_to_release

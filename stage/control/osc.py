@@ -267,6 +267,14 @@ class OscOut(Worker):
         while not self._stop.wait(self.period):
             self.step()
 
+    def stop(self, timeout: float = 2.0):
+        super().stop(timeout)
+        for c in self.clients:              # their sockets, now (not when a collection finds them)
+            try:
+                c._sock.close()
+            except (AttributeError, OSError):
+                pass
+
 
 if __name__ == "__main__":
     raise SystemExit(_main())
