@@ -124,6 +124,12 @@ def test_start_stop_cycles_leak_no_threads_and_no_descriptors(tmp_path):
             assert stats["cue_switches"] == 2, stats
             assert len(stats["takes"]) >= 1, stats        # (a take each cue)
             assert show.osc_out.sent > 0
+            if i == 0:                   # and the operator's HUD says what OSC brought in
+                from types import SimpleNamespace
+                hud = [ln[0] for ln in show.hud_lines(SimpleNamespace(pos=None, pending=None,
+                                                                      view=show.controller.view))]
+                assert any(ln.startswith(f"OSC in 127.0.0.1:{port}  packets 2  acted 2  unknown 0  malformed 0  "
+                                         "bad args 0  flood dropped 0") for ln in hud), hud
             del show
             counts.append((settled(threading.active_count, py0), settled(native_threads, native0), fds()))
             print(f"run {i + 1}: python threads {counts[-1][0]} (from {py0}), native {counts[-1][1]} "
