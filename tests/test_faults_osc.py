@@ -127,8 +127,9 @@ def test_osc_listens_on_localhost_unless_told(tmp_path, listen, host):
     r = subprocess.run(stage_cmd("check", path), capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
     assert r.returncode == 0, r.stderr
-    assert f"control  OSC in on {host}:{port}" in r.stdout
-    assert ("this machine only" in r.stdout) == (host == "127.0.0.1")
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("control  OSC in on"))
+    assert line.startswith(f"control  OSC in on {host}:{port} (")
+    assert ("this machine only" in line) == (host == "127.0.0.1")
     with StageRun(path, 1.5) as run:
         assert bound(port) == [host]                           # as the running show has it bound
     assert run.ok, run.stderr
@@ -202,18 +203,22 @@ def test_a_flood_is_counted_and_dropped_and_the_picture_goes_on(tmp_path):
     competitor for this one's two cores."""
     port = free_udp_port()
     path = session(tmp_path, port)
-    quiet = 2.5
+    quiet = 3.0
     with StageRun(path, 120) as run:
         time.sleep(quiet)
         t0 = now()
-        r = subprocess.run(["nice", "-n", "19", sys.executable, "-m", "stage_testing.flood", "127.0.0.1", str(port),
-                            "--rate", str(FLOOD_RATE), "--seconds", str(FLOOD_SECONDS)],
-                           capture_output=True, text=True, timeout=FLOOD_SECONDS + 30, cwd=ROOT)
+        sender = subprocess.Popen(["nice", "-n", "19", sys.executable, "-m", "stage_testing.flood", "127.0.0.1",
+                                   str(port), "--rate", str(FLOOD_RATE), "--seconds", str(FLOOD_SECONDS)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        time.sleep(FLOOD_SECONDS - 1.0)
+        t_cue = now()                            # the operator's desk, another host, mid-flood: cue two
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as desk:
+            desk.bind(("127.0.0.2", 0))
+            from stage_testing.flood import message
+            desk.sendto(message("/stage/cue", 2, 1), ("127.0.0.1", port))
+        out, err = sender.communicate(timeout=FLOOD_SECONDS + 30)
+        r = subprocess.CompletedProcess(sender.args, sender.returncode, out, err)
         t1 = now()
-        time.sleep(1.0)
-        t_cue = now()                            # afterwards it still listens: cue two, at once
-        subprocess.run([sys.executable, "-c", "from pythonosc.udp_client import SimpleUDPClient as C; "
-                        f"C('127.0.0.1', {port}).send_message('/stage/cue', [2, 1])"], check=True, timeout=10)
         end_when_on_cue_two(run)
     assert r.returncode == 0, r.stderr
     sent = json.loads(r.stdout)
@@ -234,18 +239,18 @@ def test_a_flood_is_counted_and_dropped_and_the_picture_goes_on(tmp_path):
     assert osc["accepted"] <= 200 * (t1 - t0 + 2) + 200                     # at most 200 a second got through
     # nothing bad reached an action: the show's own queue refused nothing, and no cue moved but the last
     assert st["controls"] == osc["accepted"] and st["controls_rejected"] == 0
-    assert st["cue_switches"] == 1
+    assert st["cue_switches"] == 1              # the desk's cue, through the flood: another host's budget
     frames = run.frames
-    assert [f["film"]["frame"] for f in frames if f["t_present"] > t_cue + 0.5][-1] >= 360   # cue two: it listened
+    assert [f["film"]["frame"] for f in frames if f["t_present"] > t_cue][-1] >= 360
     # the picture: during the flood, no more than a frame slower than without it
     period = 1 / 60
-    calm = intervals(frames, frames[0]["t_present"] + 0.5, t0) + intervals(frames, t1 + 0.2, t_cue)
-    flood = intervals(frames, t0, t1)
+    calm = intervals(frames, frames[0]["t_present"] + 0.5, t0)
+    flood = intervals(frames, t0, t_cue)         # (up to the cue: a switch is not the flood's)
     print(f"frame interval: calm median {1e3 * statistics.median(calm):.2f} ms p99 {1e3 * p99(calm):.2f} ms; "
           f"p95 {1e3 * pct(calm, 0.95):.2f} ms; flood median {1e3 * statistics.median(flood):.2f} ms "
           f"p95 {1e3 * pct(flood, 0.95):.2f} ms p99 {1e3 * p99(flood):.2f} ms "
           f"max {1e3 * flood[-1]:.2f} ms ({len(flood)} frames)")
-    assert len(flood) > 0.9 * (t1 - t0) * 60 - 2
+    assert len(flood) > 0.9 * (t_cue - t0) * 60 - 2
     assert statistics.median(flood) < statistics.median(calm) + 0.001
     # (this machine is shared with other jobs: its p99 over a few hundred frames is three frames'
     # luck; the 95th percentile, and how many frames came more than a frame late, are the flood's)

@@ -30,6 +30,7 @@ from ..music import midi_to_hz
 
 FLOOD_RATE = 200.0        # actions a second from OSC, at most, held over a second (the burst):
 FLOOD_BURST = 200.0       # more is a flood, dropped and counted (an operator sends a few a second)
+MAX_HOSTS = 256           # hosts with a budget of their own, at once
 COUNTS = ("received", "accepted", "malformed", "unknown", "bad_args", "flood", "kernel_dropped")
 SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)      # Linux: datagrams the kernel dropped, per socket
 
@@ -41,7 +42,8 @@ class OscControl:
     packet is read, parsed and checked there, so a flood of them costs the show's interpreter
     nothing but the actions that pass. What passes is an address /stage/<action> of a known
     action with arguments it takes (:func:`~stage.control.actions.check_args`: numbers, finite,
-    in range, a cue number the session has), at most FLOOD_RATE a second; the rest is counted
+    in range, a cue number the session has), at most FLOOD_RATE a second from each sending host
+    (so a flood from one leaves another's cues alone); the rest is counted
     (``counts``: malformed, unknown, bad_args, flood; kernel_dropped: what the socket's buffer
     could not hold) and dropped."""
 
@@ -135,7 +137,7 @@ def _listen(host: str, port: int, rate: float, burst: float, cues: int | None, s
     say(ready=list(sock.getsockname()[:2]))
     sock.settimeout(0.1)
     counts = dict.fromkeys(COUNTS, 0)
-    tokens, t_tokens = burst, _clock.now()
+    buckets: dict[str, list] = {}            # host -> [tokens, when last filled]
     last_said, said_at = None, 0.0
     cmsg_space = socket.CMSG_SPACE(4)
     while not stopping.is_set():
@@ -169,12 +171,17 @@ def _listen(host: str, port: int, rate: float, burst: float, cues: int | None, s
                 except BadArgument:
                     counts["bad_args"] += 1
                     continue
-                tokens = min(burst, tokens + (now - t_tokens) * rate)
-                t_tokens = now
-                if tokens < 1.0:
+                b = buckets.get(src[0])          # a budget per sending host: one host's flood leaves
+                if b is None:                    # another's cues alone
+                    if len(buckets) >= MAX_HOSTS:
+                        buckets.clear()
+                    b = buckets[src[0]] = [burst, now]
+                b[0] = min(burst, b[0] + (now - b[1]) * rate)
+                b[1] = now
+                if b[0] < 1.0:
                     counts["flood"] += 1
                     continue
-                tokens -= 1.0
+                b[0] -= 1.0
                 counts["accepted"] += 1
                 say(a=action, arg=arg, arg2=arg2, t=now, src=f"{src[0]}:{src[1]}")
         if counts != last_said and (now - said_at >= 0.05 or data is None):
