@@ -257,3 +257,35 @@ def test_a_flood_is_counted_and_dropped_and_the_picture_goes_on(tmp_path):
     assert pct(flood, 0.95) <= pct(calm, 0.95) + period
     late = lambda v: sum(x > 2 * period for x in v) / len(v)          # noqa: E731
     assert late(flood) <= late(calm) + 0.02, (late(flood), late(calm))
+
+
+# -- a listener that dies is started again -----------------------------------------------------
+
+def test_a_listener_that_dies_is_started_again_on_the_same_address():
+    from stage.control.osc import OscControl
+    from stage_testing.flood import message
+    q = ControlQueue(cues=2)
+    osc = OscControl("127.0.0.1", 0, q).start()
+    try:
+        addr = osc.address
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(message("/stage/hud"), addr)
+            t_end = time.monotonic() + 5
+            while osc.accepted < 1 and time.monotonic() < t_end:
+                time.sleep(0.02)
+            first = osc.proc
+            first.kill()                                     # as a crash, or the OOM killer, would
+            t_end = time.monotonic() + 10
+            while osc.restarts < 1 and time.monotonic() < t_end:
+                time.sleep(0.02)
+            assert osc.restarts == 1 and osc.proc is not first and osc.address == addr
+            s.sendto(message("/stage/blackout"), addr)
+            s.sendto(b"junk", addr)
+            t_end = time.monotonic() + 5
+            while osc.malformed < 1 and time.monotonic() < t_end:
+                time.sleep(0.02)
+        assert [c.action for c in q.drain()] == ["hud", "blackout"]
+        assert (osc.received, osc.accepted, osc.malformed) == (3, 2, 1)     # counts kept across the two
+    finally:
+        osc.stop()
+    assert osc.proc.poll() is not None                       # and stopping stops the new one

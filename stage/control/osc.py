@@ -55,23 +55,38 @@ class OscControl:
         self._reader = None
         self._ready = threading.Event()
         self._said: dict = {}
+        self._stopping = threading.Event()
+        self._life = threading.Lock()      # a listener started again never races the show stopping
+        self.restarts = 0                  # listeners that ended by themselves, and were started again
+        self._kept = dict.fromkeys(COUNTS, 0)   # what listeners before this one counted
 
     def __getattr__(self, name):
         if name in COUNTS:
             return self.__dict__["counts"][name]
         raise AttributeError(name)
 
-    def start(self):
-        args = [sys.executable, "-m", "stage.control.osc", "--host", self.host, "--port", str(self.port),
+    def _spawn(self, port: int):
+        with self._life:
+            if self._stopping.is_set():
+                return {}
+            return self._spawn_locked(port)
+
+    def _spawn_locked(self, port: int):
+        args = [sys.executable, "-m", "stage.control.osc", "--host", self.host, "--port", str(port),
                 "--rate", str(self.rate), "--burst", str(self.burst)]
         if getattr(self.queue, "cues", None) is not None:
             args += ["--cues", str(self.queue.cues)]
+        self._ready.clear()
+        self._said = {}
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                      start_new_session=True)        # Ctrl-C is the show's to handle
-        self._reader = threading.Thread(target=self._read, name="stage-osc-in", daemon=True)
+        self._reader = threading.Thread(target=self._read, args=(self.proc,), name="stage-osc-in", daemon=True)
         self._reader.start()
         self._ready.wait(15.0)
-        said = self._said
+        return self._said
+
+    def start(self):
+        said = self._spawn(self.port)
         if "ready" not in said:
             self.stop()
             if "error" in said:
@@ -80,9 +95,9 @@ class OscControl:
         self.address = tuple(said["ready"])
         return self
 
-    def _read(self):
+    def _read(self, proc):
         put = self.queue.put
-        for line in self.proc.stdout:
+        for line in proc.stdout:
             try:
                 msg = json.loads(line)
             except ValueError:
@@ -90,13 +105,33 @@ class OscControl:
             if "a" in msg:
                 put(msg["a"], msg.get("arg"), f"osc {msg.get('src', '')}", msg.get("arg2"), t=msg.get("t"))
             elif "counts" in msg:
-                self.counts = msg["counts"]
+                self.counts = {k: self._kept[k] + msg["counts"].get(k, 0) for k in COUNTS}
             else:
                 self._said = msg
                 self._ready.set()
         self._ready.set()
+        if "ready" in self._said and not self._stopping.is_set():
+            # the listener ended by itself (killed, crashed): a new one on the same address, at once
+            threading.Thread(target=self._again, args=(proc,), name="stage-osc-again", daemon=True).start()
+
+    def _again(self, old):
+        old.wait()
+        old.stdout.close()
+        old.stdin.close()
+        self._kept = dict(self.counts)
+        while not self._stopping.is_set():
+            if "ready" in self._spawn(self.address[1]):
+                self.restarts += 1
+                return
+            if self._stopping.wait(1.0):
+                return
 
     def stop(self):
+        self._stopping.set()
+        with self._life:
+            self._stop_listener()
+
+    def _stop_listener(self):
         proc = self.proc
         if proc is None:
             return
