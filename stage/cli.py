@@ -202,7 +202,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    from .audio.devices import list_audio
+    from .audio.devices import list_audio, period, rates
     from .midi.ports import list_ports
     print("Audio (PortAudio):")
     devs = list_audio()
@@ -211,6 +211,10 @@ def cmd_devices(args) -> int:
     for d in devs:
         print(f"  [{d['index']:2d}] {d['name']}  ({d['hostapi']}; in {d['inputs']}, out {d['outputs']}; "
               f"{d['samplerate']:.0f} Hz)")
+        if d["inputs"]:                 # what it will open at: a session asking otherwise is refused
+            p = period(d)
+            print(f"       input rates {', '.join(map(str, rates(d))) or 'none of the usual'} Hz; up to "
+                  f"{d['inputs']} channels" + (f"; JACK period {p} frames (the server's rate and period)" if p else ""))
     print("MIDI (rtmidi):")
     for api, entry in list_ports().items():
         if entry["error"]:

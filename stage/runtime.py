@@ -118,6 +118,22 @@ def _harmony_at(session, pre, c, loop, info, tc) -> list:
     return spans
 
 
+def device_key(session, setting: str) -> str:
+    """The session key a device's refusal is reported against (DeviceError.setting): the rate
+    asked for, the player whose channel is past the device's last, the block size, else the
+    input itself."""
+    a = session.audio
+    if setting == "samplerate" and a.samplerate:
+        return "audio.samplerate"
+    if setting == "blocksize":
+        return "audio.blocksize"
+    if setting == "channels":
+        audio = [(p.channel, i) for i, p in enumerate(session.players) if not p.is_midi]
+        if audio:
+            return f"players[{max(audio)[1]}].channel"
+    return "audio.input"
+
+
 def open_source(session, play_out: bool = True):
     """The session's sound: a recorded performance if audio.file is set, else the live input.
     A device that is not there is reported against the session's audio.input."""
@@ -137,7 +153,7 @@ def open_source(session, play_out: bool = True):
             return Input(a.input, a.samplerate, a.blocksize, channels, players=session.players, hop=a.hop)
         return Input(a.input, a.samplerate, a.blocksize, channels)
     except DeviceError as e:
-        raise session.error("audio.input", str(e)) from None
+        raise session.error(device_key(session, e.setting), str(e)) from None
 
 
 def check_channels(session, source):

@@ -246,8 +246,8 @@ class Show:
         except DeviceError as e:
             if self.analysis is not None:
                 self.analysis.stop()
-            key = "audio.samplerate" if e.setting == "samplerate" and s.audio.samplerate else "audio.input"
-            raise s.error(key, str(e)) from None
+            from .runtime import device_key
+            raise s.error(device_key(s, e.setting), str(e)) from None
 
     def _stop_audio(self):
         if self.analysis is not None:        # the reader first: the ring and its doorbell go with the input
@@ -268,20 +268,23 @@ class Show:
                          f"{info.duration:.1f} s  block {a.blocksize}  hop {a.hop}")
             nch = info.channels
         else:
+            from .audio.devices import period, rates, refusal
+            from .runtime import device_key
             need = max(p.channel for p in s.players if not p.is_midi)
             try:
                 dev = resolve(a.input, "inputs", need)
             except DeviceError as e:
-                raise s.error("audio.input", str(e)) from None
+                raise s.error(device_key(s, e.setting), str(e)) from None
             sr = a.samplerate or int(dev["samplerate"])
             try:
                 sd.check_input_settings(device=dev["index"], channels=need, samplerate=sr, dtype="float32")
             except (sd.PortAudioError, ValueError) as e:
-                raise s.error("audio.samplerate" if a.samplerate else "audio.input",
-                              f"{dev['name']!r} will not open at {sr} Hz with {need} channels: {e} "
-                              f"(it runs at {int(dev['samplerate'])} Hz)") from None
+                r = refusal(dev, sr, need, a.blocksize, e)
+                raise s.error(device_key(s, r.setting), str(r)) from None
             lines.append(f"audio    input [{dev['index']}] {dev['name']} ({dev['hostapi']})  {dev['inputs']} ch  "
                          f"{sr} Hz  block {a.blocksize}  hop {a.hop}")
+            lines.append(f"audio    the input accepts {', '.join(map(str, rates(dev)))} Hz, up to {dev['inputs']} "
+                         f"input channels" + (f"; JACK's period is {period(dev)} frames" if period(dev) else ""))
             nch = dev["inputs"]
         for i, p in enumerate(s.players):
             if p.is_midi:
@@ -304,7 +307,7 @@ class Show:
         from .control.actions import ControlQueue
         s = self.session
         ctl = s.control
-        self.controls = ControlQueue(self.clock)
+        self.controls = ControlQueue(self.clock, cues=len(s.cues))    # a cue number past the last is refused
         if ctl.midi:
             from .control.midi import DEFAULT_MAP, MidiControl
             self.midi_control = MidiControl(ctl.maps or DEFAULT_MAP, self.controls, f"midi {ctl.midi}",
@@ -397,7 +400,9 @@ class Show:
                 sock.bind((host, port))
         except OSError as e:
             raise self.session.error("control.osc_listen", f"cannot listen on {host}:{port}: {e.strerror}") from None
-        return [f"control  OSC in on {host}:{port}"]
+        where = (" (this machine only; osc_listen = \"0.0.0.0:PORT\" listens on the network)"
+                 if host in ("127.0.0.1", "localhost", "::1") else " (open to the network)")
+        return [f"control  OSC in on {host}:{port}{where}"]
 
     def _start_osc_in(self):
         from .control.osc import OscControl
@@ -436,6 +441,8 @@ class Show:
 
     def _close_window(self):
         self.window.close()
+        if self.renderer is not None:      # its fonts hold their file open until let go of
+            self.renderer.text.close()
 
     def _resized(self, size):
         """Full-screen toggled: lay the picture out again; the director re-decodes the film at the
@@ -638,8 +645,10 @@ class Show:
         if self.osc_in is not None or self.osc_out is not None:
             parts = []
             if self.osc_in is not None:
-                parts.append(f"OSC in {self.osc_in.address[0]}:{self.osc_in.address[1]}  received "
-                             f"{self.controls.received}  unknown {self.controls.unknown}  malformed {self.osc_in.malformed}")
+                o = self.osc_in
+                parts.append(f"OSC in {o.address[0]}:{o.address[1]}  packets {o.received}  acted {o.accepted}  "
+                             f"unknown {o.unknown}  malformed {o.malformed}  bad args {o.bad_args}  "
+                             f"flood dropped {o.flood + o.kernel_dropped}")
             if self.osc_out is not None:
                 parts.append(f"OSC out sent {self.osc_out.sent}")
             lines.append(("   ".join(parts), 0.8, (220, 220, 220)))
@@ -682,6 +691,8 @@ class Show:
             "input_gaps_s": round(sum(b - a for a, b in getattr(st, "gaps", [])), 3) if st else 0.0,
             "markers": [self.film.tc.label(f) for f, _ in (view.markers if view else ())],
             "controls": self.controls.received if self.controls else 0,
+            "controls_rejected": (self.controls.unknown + self.controls.rejected) if self.controls else 0,
+            "osc_in": dict(self.osc_in.counts) if self.osc_in is not None else None,
             "cue_switches": self.director.switches if self.director else 0,
             "film_error": self._film_decoder().error if self._film_decoder() else None,
             "film_held": self._film_decoder().held if self._film_decoder() else 0,

@@ -56,7 +56,7 @@ def test_osc_control_in_and_malformed_packets_are_counted_not_fatal():
         time.sleep(0.3)
         got = list(q.drain())
         assert [(g.action, g.arg) for g in got] == [("hud", None), ("nudge", 2.5)]
-        assert q.unknown == 2
+        assert osc.unknown == 2
         assert osc.malformed == 2
         c.send_message("/stage/blackout", [])        # and it is still listening
         time.sleep(0.2)

@@ -253,7 +253,7 @@ def _main(argv=None) -> int:
     try:
         dev = devices.resolve(spec, "inputs", a.channels)
     except devices.DeviceError as e:
-        say(error=str(e))
+        say(error=str(e), setting=e.setting)
         return 2
     state = {"prioritised": False}
     times, count = ring.times, ring.count
@@ -312,11 +312,8 @@ def _main(argv=None) -> int:
                                 dtype="float32", latency="low", callback=callback, finished_callback=ended.set)
         stream.start()
     except sd.PortAudioError as e:
-        rate = int(dev["samplerate"])
-        hint = (f" (the device runs at {rate} Hz: set audio.samplerate = {rate} or leave it out)"
-                if rate != a.rate else "")
-        say(error=f"cannot open audio input {dev['name']!r} at {a.rate} Hz, {a.channels} ch, block {a.block}: "
-                  f"{e}{hint}", setting="samplerate" if rate != a.rate else "device")
+        r = devices.refusal(dev, a.rate, a.channels, a.block, e)
+        say(error=str(r), setting=r.setting)
         return 2
     times[LATENCY] = float(stream.latency)
     times[LAST_BLOCK] = _clock.now()

@@ -42,8 +42,9 @@ PA_LOCK = threading.RLock()
 
 
 class DeviceError(LookupError):
-    """A device that is not there or will not open as asked; ``setting`` names what was refused
-    ("device", or "samplerate" when the device runs at another rate)."""
+    """A device that is not there or will not open as asked; ``setting`` names what was refused:
+    "device", "samplerate" (the device runs at another rate), "channels" (it has fewer) or
+    "blocksize" (it would not take that many frames a callback)."""
 
     def __init__(self, message: str, setting: str = "device"):
         super().__init__(message)
@@ -136,9 +137,80 @@ def resolve(spec, kind: str = "inputs", min_channels: int = 1) -> dict:
         exact = [d for d in found if d["name"].lower() == spec.lower()]
         d = (exact or found)[0]
     if d[kind] < min_channels:
-        raise DeviceError(f"{d['name']!r} has {d[kind]} {kind[:-1]} channels, the session needs {min_channels}; "
-                          f"the {kind} are: {describe(kind)}")
+        raise DeviceError(_channels_refused(d, min_channels, kind), "channels")
     return d
+
+
+# -- what a device will not do, said with what it will -----------------------------------------
+
+PROBE_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 192000)
+JACK = "JACK Audio Connection Kit"
+
+
+def _io(kind: str) -> str:
+    return "input" if kind == "inputs" else "output"
+
+
+def _channels_refused(d: dict, channels: int, kind: str = "inputs") -> str:
+    most = d[kind]
+    return (f"audio.{_io(kind)} {d['name']!r}: {channels} channels refused; this device has at most {most} "
+            f"{_io(kind)} channels" + (f" (players' channels 1-{most})" if kind == "inputs" else "") + (
+                f" (under JACK: the server's {'-C' if kind == 'inputs' else '-P'} count)" if d.get("hostapi") == JACK
+                else ""))
+
+
+def rates(d: dict, kind: str = "inputs") -> list[int]:
+    """The sample rates the device accepts, of the usual ones (under JACK: the server's only)."""
+    check = sd.check_input_settings if kind == "inputs" else sd.check_output_settings
+    out = []
+    with PA_LOCK, quiet_stderr():
+        for r in PROBE_RATES:
+            try:
+                check(device=d["index"], channels=1, samplerate=r, dtype="float32")
+                out.append(r)
+            except (sd.PortAudioError, ValueError):
+                pass
+    return out
+
+
+def period(d: dict, kind: str = "inputs") -> int | None:
+    """Under JACK, the server's period in frames (its low latency is one period); else None."""
+    if d.get("hostapi") != JACK:
+        return None
+    with PA_LOCK:
+        info = sd.query_devices(d["index"])
+    lat = info["default_low_input_latency" if kind == "inputs" else "default_low_output_latency"]
+    return int(round(lat * d["samplerate"])) or None
+
+
+def refusal(d: dict, samplerate: int, channels: int, blocksize: int, error=None, kind: str = "inputs") -> DeviceError:
+    """Why the device ``d`` will not open at this rate, channel count and block size, as a
+    DeviceError that says what it accepts; ``error`` is what PortAudio said, if it said."""
+    name, io = d["name"], _io(kind)
+    if channels > d[kind]:
+        return DeviceError(_channels_refused(d, channels, kind), "channels")
+    ok = rates(d, kind)
+    jack = d.get("hostapi") == JACK
+    if samplerate not in ok:
+        if jack or len(ok) == 1:
+            runs = f"this device runs at {ok[0] if ok else int(d['samplerate'])} Hz" + (
+                " (under JACK the server's rate)" if jack else "")
+        elif ok:
+            runs = f"this device accepts {', '.join(map(str, ok))} Hz"
+        else:
+            runs = f"this device accepts none of {', '.join(map(str, PROBE_RATES))} Hz"
+        fix = ok[0] if len(ok) == 1 else int(d["samplerate"])
+        return DeviceError(f"audio.{io} {name!r}: {samplerate} Hz refused; {runs}: set audio.samplerate = {fix} "
+                           f"or leave it out (the device's own rate)", "samplerate")
+    said = f": {error}" if error else ""
+    p = period(d, kind)
+    accepts = (f"it accepts {', '.join(map(str, ok))} Hz, up to {d[kind]} channels"
+               + (f"; under JACK the server's period is {p} frames" if p else ""))
+    if error is not None and any(w in str(error).lower() for w in ("buffer", "block", "frames per")):
+        return DeviceError(f"audio.{io} {name!r}: block {blocksize} refused{said}; audio.blocksize may be "
+                           f"64, 128, 256, 512, 1024 or 2048 ({accepts})", "blocksize")
+    return DeviceError(f"audio.{io} {name!r}: will not open at {samplerate} Hz, {channels} ch, block {blocksize}"
+                       f"{said} ({accepts})", "device")
 
 
 WEDGED = False     # PortAudio stopped answering (its server died under it): exit without Pa_Terminate

@@ -44,7 +44,11 @@ class Doorbell:
             time.sleep(timeout)
 
     def close(self) -> None:
-        for fd in (self._r, self._w):
+        """Close both ends, once (a second close must not close a descriptor reused since)."""
+        fds, self._r, self._w = (self._r, self._w), -1, -1
+        for fd in fds:
+            if fd < 0:
+                continue
             try:
                 os.close(fd)
             except OSError:

@@ -84,13 +84,7 @@ class LiveInput:
         try:
             self._open()
         except sd.PortAudioError as e:
-            rate = int(self.device["samplerate"])
-            hint = (f" (the device runs at {rate} Hz: set audio.samplerate = {rate} or leave it out)"
-                    if rate != self.samplerate else "")
-            raise devices.DeviceError(
-                f"cannot open audio input {self.device['name']!r} at {self.samplerate} Hz, "
-                f"{self.channels} ch, block {self.blocksize}: {e}{hint}",
-                "samplerate" if rate != self.samplerate else "device") from None
+            raise devices.refusal(self.device, self.samplerate, self.channels, self.blocksize, e) from None
         self._watch.start()
         return self
 
@@ -129,7 +123,10 @@ class LiveInput:
 
 
 def _nothing_to_release(self):
-    """(The ring of an input in this process is its own memory: nothing to let go of.)"""
+    """(The ring of an input in this process is its own memory: only its doorbell to close,
+    once it is stopped and its readers are.)"""
+    self.stop()
+    self.doorbell.close()
 
 
 LiveInput.close = _nothing_to_release

@@ -12,6 +12,11 @@ class Text:
         self._cache: dict[tuple, pygame.Surface] = {}
         self._limit = limit
 
+    def close(self) -> None:
+        """Let go of the fonts (each holds its font file open) and what they rendered."""
+        self._fonts.clear()
+        self._cache.clear()
+
     def font(self, px: int) -> pygame.font.Font:
         px = max(8, int(px))
         f = self._fonts.get(px)

@@ -314,8 +314,9 @@ class ControlConfig:
     maps: list = setting(Tables(MapConfig, "mappings are written as [[control.map]] tables", as_dict=True),
                          "MIDI notes and CCs mapped to actions", key="map", factory=list,
                          unset="CC 64 (a sustain pedal) plays and pauses")
-    osc_listen: tuple[str, int] | None = setting(Address(), "OSC control in: a port, or 'host:port' "
-                                                 "(localhost unless told)", default=None, unset="no OSC control")
+    osc_listen: tuple[str, int] | None = setting(Address(), "OSC control in: a port (on 127.0.0.1, this machine "
+                                                 "only), or 'host:port' ('0.0.0.0:9000': every network interface)",
+                                                 default=None, unset="no OSC control")
     osc_send: list = setting(Addresses(), "the players' data out over OSC: 'host:port' or a list of them",
                              factory=list, unset="none")
 
