@@ -35,6 +35,16 @@ class AnalysisSettings:
     octave_room: float = 2.0      # a short window is sure of a reading with room for this many of its periods (2: the octave below)
     tail_db: float = 24.0         # a level this far under the recent peak is a release tail (or the room): no pitch
     tail_release_db_s: float = 12.0    # how fast that recent peak falls
+    tracker: str = "rules"        # "rules": PitchTracker; "hmm": HmmTracker (online pYIN)
+    hmm_integration: float = 0.5  # the CMNDF's sum runs over this share of the longest period
+    hmm_band: float = 2.3         # semitones a pitch may move in a hop
+    hmm_switch: float = 0.01      # voiced/unvoiced switching probability per hop
+    hmm_lag: int = 2              # steps the decoded frame lags the newest
+    hmm_stride: int = 1           # hops per step
+    hmm_jump: float = 0.001       # probability per step of a leap to any pitch
+    hmm_floor: float = 1e-6       # the least an observation's likelihood is taken to be
+    hmm_sub_abs: float = 0.0      # (or this deep at all)
+    hmm_sub_slack: float = 0.1    # a trough at a half or third of another's period this little shallower takes its weight
 
 
 def window_for(lowest_midi: int, samplerate: int, hop: int, margin: float = 1.0) -> int:
@@ -104,6 +114,14 @@ ATTACK_S = 0.06       # a note's attack (a thump, a reed's noisy start): this lo
 SUB_ABS_HELD = 0.1    # after the attack, a half or a third of the period must repeat this well to be the note
 UPPER_ABS = 0.1       # of two readings an octave or a twelfth apart, the higher is the note where its
 UPPER_SLACK = 0.15    # period repeats this well, or this little less well than the lower one's
+
+HMM_HALF_FROM = 400        # periods longer than this (samples) are read at half rate
+HMM_MIN_L = 384            # the CMNDF's sum runs at least this long (samples at the input rate)
+HMM_THRESHOLDS = 100
+HMM_BOLTZMANN = 2.0
+HMM_NO_TROUGH = 0.01
+HMM_BINS_PER_SEMITONE = 5
+HMM_MAX_THRESHOLD = 0.5   # beta(2, 18) puts 1e-4 of its weight above this
 
 
 def _cents(a: float, b: float) -> float:
@@ -535,6 +553,236 @@ class PitchTracker:
         return best, c_best
 
 
+# ------------------------------------------------------------------ the online pYIN tracker
+
+def _beta_cdf_int(x: np.ndarray, a: int, b: int) -> np.ndarray:
+    """The regularised incomplete beta function for whole a, b (the beta distribution's CDF)."""
+    n = a + b - 1
+    x = np.clip(x, 0.0, 1.0)
+    return sum(math.comb(n, j) * x ** j * (1.0 - x) ** (n - j) for j in range(a, n + 1))
+
+
+class HmmTracker:
+    """pYIN (Mauch & Dixon 2014) decoded online: per hop, the cumulative mean normalised
+    difference (CMNDF) of the newest sound, read newest-first so its sum starts at the newest
+    sample; every trough of it a pitch candidate with a probability from a distribution of
+    YIN thresholds (beta(2, 18), troughs weighted by their order below each threshold); a
+    hidden Markov model over pitch bins (a fifth of a semitone over the player's range) with
+    an unvoiced twin of each, pitch moving at most ``HMM_BAND`` semitones a hop, voiced and
+    unvoiced switching with a small probability; decoded by Viterbi at a fixed lag of
+    ``HMM_LAG`` hops: the frame shown at hop t is the best path's state at t - lag, its value
+    the candidate of the newest hop nearest that state. A wrong note needs the evidence of
+    several hops against the cost of leaving the note (through unvoiced or by steps), so a
+    trough an octave down for a hop or two (a thump, a window across two notes) does not show."""
+
+    def __init__(self, samplerate: int, hop: int, lowest_midi: int, highest_midi: int,
+                 settings: "AnalysisSettings"):
+        s = settings
+        self.sr, self.hop, self.s = samplerate, hop, s
+        self.f_min = midi_to_hz(lowest_midi - s.range_margin)
+        self.f_max = midi_to_hz(highest_midi + s.range_margin)
+        # long periods are read at half rate ([1 3 3 1]/8, every other sample)
+        self.scale = 2 if samplerate / self.f_min > HMM_HALF_FROM else 1
+        sr2 = samplerate // self.scale
+        self.sr2 = sr2
+        self.tmin = max(2, int(math.floor(sr2 / self.f_max)) - 1)
+        self.tmax = int(math.ceil(sr2 / self.f_min)) + 2
+        self.L = max(HMM_MIN_L // self.scale, int(self.tmax * s.hmm_integration))
+        self.n = self.L + self.tmax
+        self.m = _fft_size(self.n + self.L)
+        self._k = np.arange(1, self.tmax + 1, dtype=np.float64)
+        self._hist = np.zeros(self.n + 8, np.float32)
+        self._tail = np.zeros(3, np.float32)
+        self.windows = [self.n * self.scale]
+        # threshold distribution
+        thr = np.linspace(0.0, 1.0, HMM_THRESHOLDS + 1)
+        self._thr = thr[1:]
+        self._beta = np.diff(_beta_cdf_int(thr, 2, 18))
+        # the pitch states
+        self.bps = HMM_BINS_PER_SEMITONE
+        self.midi_lo = lowest_midi - s.range_margin
+        self.nb = int(round((highest_midi + s.range_margin - self.midi_lo) * self.bps)) + 1
+        w = int(round(s.hmm_band * self.bps))
+        self.w = w
+        tri = 1.0 - np.abs(np.arange(-w, w + 1)) / (w + 1.0)
+        # row-normalised local transitions (source b' to target b = b' + d), as (target, offset)
+        src = np.arange(self.nb)[:, None] - np.arange(-w, w + 1)[None, :]     # source for target b at offset d
+        valid = (src >= 0) & (src < self.nb)
+        rowsum = np.zeros(self.nb)
+        for d, t in zip(range(-w, w + 1), tri):
+            lo, hi = max(0, -d), min(self.nb, self.nb - d)
+            rowsum[lo:hi] += t
+        lt = np.where(valid, np.log(np.broadcast_to(tri, src.shape)) - np.log(rowsum[np.clip(src, 0, self.nb - 1)]), -np.inf)
+        self._lt = lt                          # (nb, 2w+1)
+        self._src = np.clip(src, 0, self.nb - 1)
+        self._valid = valid
+        p = s.hmm_switch
+        self._lstay, self._lswitch = math.log(1.0 - p - s.hmm_jump), math.log(p)
+        self._ljump = math.log(s.hmm_jump / self.nb)
+        self._floor = s.hmm_floor
+        self._r = np.arange(self.nb)
+        self._lag = s.hmm_lag
+        self._stride = s.hmm_stride
+        self._tick, self._out = 0, 0.0
+        self.reset()
+        self.since_onset = 0
+        self.confidence = 0.0
+
+    def reset(self) -> None:
+        nb = self.nb
+        self._dv = np.full(nb, -1e9)
+        self._du = np.zeros(nb)
+        self._bps: list = []                   # the newest `lag` backpointers (voiced, unvoiced)
+        self._cands: list = []                 # the newest lag+1 frames' (bins, freqs)
+
+    def _take(self, x: np.ndarray) -> None:
+        if self.scale == 2:
+            y = np.concatenate((self._tail, x))
+            self._tail = y[-3:]
+            lp = (y[3:] + 3.0 * y[2:-1] + 3.0 * y[1:-2] + y[:-3]) * 0.125
+            x = lp[1::2]
+        m = len(x)
+        self._hist[:-m] = self._hist[m:]
+        self._hist[-m:] = x
+
+    def _cmndf(self) -> np.ndarray | None:
+        x = self._hist[:-self.n - 1:-1].astype(np.float64)
+        L, tmax = self.L, self.tmax
+        r = np.fft.irfft(np.fft.rfft(x, self.m) * np.conj(np.fft.rfft(x[:L], self.m)), self.m)[:tmax + 1]
+        c = np.concatenate(([0.0], np.cumsum(x * x)))
+        d = c[L] + (c[L:L + tmax + 1] - c[:tmax + 1]) - 2.0 * r
+        cm = np.cumsum(d[1:])
+        if cm[-1] <= 1e-12:
+            return None
+        dn = np.empty(tmax + 1)
+        dn[0] = 1.0
+        dn[1:] = d[1:] * self._k / np.maximum(cm, 1e-12)
+        return dn
+
+    def _candidates(self):
+        """(bins, freqs, probs) of this hop's troughs in the player's range."""
+        dn = self._cmndf()
+        if dn is None:
+            return None
+        lo, hi = self.tmin, self.tmax - 1
+        seg = dn[lo - 1:hi + 2]
+        mid = seg[1:-1]
+        tr = np.flatnonzero((mid < seg[:-2]) & (mid <= seg[2:])) + lo
+        if len(tr) == 0:
+            return None
+        h = dn[tr]
+        g = int(np.argmin(h))
+        # only troughs under the thresholds that carry any weight take part
+        deep = h < HMM_MAX_THRESHOLD
+        deep[g] = True
+        tr, h = tr[deep], h[deep]
+        g = int(np.argmin(h))
+        below = h[:, None] < self._thr[None, :]                 # (troughs, thresholds)
+        rank = np.cumsum(below, axis=0) - 1
+        nt = len(tr)
+        lam = HMM_BOLTZMANN
+        pmf = (1.0 - math.exp(-lam)) * np.exp(-lam * rank) / (1.0 - math.exp(-lam * nt))
+        probs = np.where(below, pmf, 0.0) @ self._beta
+        probs[g] += HMM_NO_TROUGH * float(self._beta[~below[g]].sum())
+        # a trough at two or three of another's period, that one nearly as deep: the shorter is
+        # the note (a sample's thump, a weak fundamental; YIN's rule), and takes its weight
+        if nt > 1 and self.s.hmm_sub_slack > 0:
+            for i in range(nt - 1, 0, -1):
+                for k in (3, 2):
+                    u = tr[i] / k
+                    near = np.flatnonzero(np.abs(tr[:i] - u) <= 0.03 * u + 1)
+                    if len(near):
+                        j = int(near[np.argmin(h[near])])
+                        if h[j] < max(self.s.hmm_sub_abs, h[i] + self.s.hmm_sub_slack):
+                            probs[j] += probs[i]
+                            probs[i] = 0.0
+                            break
+        keep = probs > 1e-4
+        if not keep.any():
+            return None
+        tr, probs = tr[keep], probs[keep]
+        a, b, e = dn[tr - 1], dn[tr], dn[tr + 1]
+        den = a - 2.0 * b + e
+        off = np.where(den > 0, 0.5 * (a - e) / np.where(den > 0, den, 1.0), 0.0)
+        f = self.sr2 / (tr + np.clip(off, -0.5, 0.5))
+        midi = 69.0 + 12.0 * np.log2(f / 440.0)
+        bins = np.rint((midi - self.midi_lo) * self.bps).astype(np.int64)
+        ok = (bins >= 0) & (bins < self.nb)
+        return bins[ok], f[ok], probs[ok]
+
+    def _step(self, cands) -> None:
+        nb = self.nb
+        ov = np.zeros(nb)
+        if cands is not None and len(cands[0]):
+            np.add.at(ov, cands[0], cands[2])
+        vp = min(1.0, float(ov.sum()))
+        self.confidence = vp
+        fl = self._floor
+        lov = np.log(np.maximum(ov, fl))
+        lou = math.log(max((1.0 - vp) / nb, fl))
+        src, lt = self._src, self._lt
+        a_v = self._dv[src] + lt                 # (nb, 2w+1): from voiced sources
+        a_u = self._du[src] + lt
+        r = self._r
+        jv, ju = np.argmax(a_v, axis=1), np.argmax(a_u, axis=1)
+        bv, bu = a_v[r, jv], a_u[r, ju]
+        sv, su = src[r, jv], src[r, ju]
+        # a leap to any voiced state (a new note further than the band)
+        jl = int(np.argmax(self._dv))
+        leap = self._dv[jl] + self._ljump
+        v_from_v = np.maximum(bv + self._lstay, leap)
+        sv = np.where(bv + self._lstay >= leap, sv, jl)
+        # to voiced: stay voiced or switch from unvoiced
+        v_from_u = bu + self._lswitch
+        to_v = np.where(v_from_v >= v_from_u, sv, su + nb)
+        dv = np.maximum(v_from_v, v_from_u) + lov
+        u_from_u = bu + self._lstay
+        u_from_v = bv + self._lswitch
+        to_u = np.where(u_from_u >= u_from_v, su + nb, sv)
+        du = np.maximum(u_from_u, u_from_v) + lou
+        top = max(float(dv.max()), float(du.max()))
+        self._dv, self._du = dv - top, du - top
+        self._bps.append(np.concatenate((to_v, to_u)))
+        self._cands.append(cands)
+        if len(self._bps) > self._lag:
+            self._bps.pop(0)
+        if len(self._cands) > self._lag + 1:
+            self._cands.pop(0)
+
+    def _decode(self) -> float:
+        nb = self.nb
+        st = int(np.argmax(np.concatenate((self._dv, self._du))))
+        for bp in reversed(self._bps[-self._lag:] if self._lag else []):
+            st = int(bp[st])
+        if st >= nb:
+            return 0.0
+        # the value: the newest hop's candidate nearest the state (within a bin or two), else the
+        # lagged hop's, else the bin's centre
+        for c in (self._cands[-1], self._cands[0]):
+            if c is not None and len(c[0]):
+                d = np.abs(c[0] - st)
+                j = int(np.argmin(d - 1e-3 * c[2]))
+                if d[j] <= 2:
+                    return float(c[1][j])
+        return midi_to_hz(self.midi_lo + st / self.bps)
+
+    def listen(self, x: np.ndarray) -> None:
+        self._take(x)
+        self._tick += 1
+        if self._tick % self._stride == 0:
+            self._step(None)
+        self._out = 0.0
+        self.confidence = 0.0
+
+    def process(self, x: np.ndarray) -> tuple[float, float]:
+        self._take(x)
+        self._tick += 1
+        if self._tick % self._stride == 0:
+            self._step(self._candidates())
+            self._out = self._decode()
+        return self._out, self.confidence
+
+
 class PlayerAnalyzer:
     """One player's analysis, hop by hop: the input gain applied, then level (RMS and peak,
     dBFS), onsets and pitch; below the player's noise floor (with hysteresis) nothing is
@@ -548,7 +796,8 @@ class PlayerAnalyzer:
         self.samplerate, self.hop, self.settings = samplerate, hop, settings
         self.gain = float(10.0 ** (gain_db / 20.0))
         self._scaled = np.zeros(hop, np.float32)
-        self.tracker = PitchTracker(samplerate, hop, lowest_midi, highest_midi, settings)
+        cls = HmmTracker if settings.tracker == "hmm" else PitchTracker
+        self.tracker = cls(samplerate, hop, lowest_midi, highest_midi, settings)
         self.window = self.tracker.windows[-1]
         self._onset = aubio.onset(settings.onset_method, max(1024, hop * 4), hop, samplerate)
         self._onset.set_threshold(settings.onset_threshold)
