@@ -402,14 +402,14 @@ def main():
         splits.append("full")
     text, every = [], {}
     for sp in splits:
-        rep = report_of(results, methods, sp)
-        every[sp] = rep
-        text.append(markdown(rep, methods, sp))
+        every[sp] = report_of(results, methods, sp)
+    if a.json:
+        a.json.write_text(json.dumps(every, indent=1))
+    for sp in splits:
+        text.append(markdown(every[sp], methods, sp))
     print("\n".join(text))
     if a.md:
         a.md.write_text("\n".join(text))
-    if a.json:
-        a.json.write_text(json.dumps(every, indent=1))
 
 
 if __name__ == "__main__":

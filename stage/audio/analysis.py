@@ -39,6 +39,7 @@ class AnalysisSettings:
     hmm_integration: float = 0.5  # the CMNDF's sum runs over this share of the longest period
     hmm_band: float = 2.3         # semitones a pitch may move in a hop
     hmm_switch: float = 0.01      # voiced/unvoiced switching probability per hop
+    hmm_min_l: int = 384          # the CMNDF's sum runs at least this long (samples at the input rate)
     hmm_lag: int = 2              # steps the decoded frame lags the newest
     hmm_stride: int = 1           # hops per step
     hmm_jump: float = 0.001       # probability per step of a leap to any pitch
@@ -116,7 +117,6 @@ UPPER_ABS = 0.1       # of two readings an octave or a twelfth apart, the higher
 UPPER_SLACK = 0.15    # period repeats this well, or this little less well than the lower one's
 
 HMM_HALF_FROM = 400        # periods longer than this (samples) are read at half rate
-HMM_MIN_L = 384            # the CMNDF's sum runs at least this long (samples at the input rate)
 HMM_THRESHOLDS = 100
 HMM_BOLTZMANN = 2.0
 HMM_NO_TROUGH = 0.01
@@ -587,7 +587,7 @@ class HmmTracker:
         self.sr2 = sr2
         self.tmin = max(2, int(math.floor(sr2 / self.f_max)) - 1)
         self.tmax = int(math.ceil(sr2 / self.f_min)) + 2
-        self.L = max(HMM_MIN_L // self.scale, int(self.tmax * s.hmm_integration))
+        self.L = max(s.hmm_min_l // self.scale, int(self.tmax * s.hmm_integration))
         self.n = self.L + self.tmax
         self.m = _fft_size(self.n + self.L)
         self._k = np.arange(1, self.tmax + 1, dtype=np.float64)
@@ -596,8 +596,13 @@ class HmmTracker:
         self.windows = [self.n * self.scale]
         # threshold distribution
         thr = np.linspace(0.0, 1.0, HMM_THRESHOLDS + 1)
-        self._thr = thr[1:]
-        self._beta = np.diff(_beta_cdf_int(thr, 2, 18))
+        keep = thr[1:] <= HMM_MAX_THRESHOLD
+        self._thr = thr[1:][keep]
+        self._beta = np.diff(_beta_cdf_int(thr, 2, 18))[keep]
+        # the Boltzmann prior over a trough's rank (1, 2, ...) among n under a threshold
+        lam = HMM_BOLTZMANN
+        self._boltz = [np.zeros(1)] + [np.concatenate(([0.0], (1.0 - math.exp(-lam)) * np.exp(-lam * np.arange(n))
+                                                       / (1.0 - math.exp(-lam * n)))) for n in range(1, 65)]
         # the pitch states
         self.bps = HMM_BINS_PER_SEMITONE
         self.midi_lo = lowest_midi - s.range_margin
@@ -621,6 +626,10 @@ class HmmTracker:
         self._ljump = math.log(s.hmm_jump / self.nb)
         self._floor = s.hmm_floor
         self._r = np.arange(self.nb)
+        self._idx = np.ascontiguousarray(
+            (np.arange(2)[:, None, None] * self.nb + self._src[None]).transpose(2, 0, 1)).astype(np.intp)
+        self._ltT = np.ascontiguousarray(lt.T[:, None, :])
+        self._buf = np.empty((2 * w + 1, 2, self.nb))
         self._lag = s.hmm_lag
         self._stride = s.hmm_stride
         self._tick, self._out = 0, 0.0
@@ -630,9 +639,9 @@ class HmmTracker:
 
     def reset(self) -> None:
         nb = self.nb
-        self._dv = np.full(nb, -1e9)
-        self._du = np.zeros(nb)
-        self._bps: list = []                   # the newest `lag` backpointers (voiced, unvoiced)
+        self._d = np.zeros((2, nb))            # the best path's log-likelihood to each state
+        self._d[0] = -1e9                      # (voiced, unvoiced): at first, unvoiced
+        self._hist_d: list = []                # the newest `lag` steps' of them, to trace back
         self._cands: list = []                 # the newest lag+1 frames' (bins, freqs)
 
     def _take(self, x: np.ndarray) -> None:
@@ -667,50 +676,45 @@ class HmmTracker:
         lo, hi = self.tmin, self.tmax - 1
         seg = dn[lo - 1:hi + 2]
         mid = seg[1:-1]
-        tr = np.flatnonzero((mid < seg[:-2]) & (mid <= seg[2:])) + lo
+        tr = np.flatnonzero((mid < seg[:-2]) & (mid <= seg[2:]) & (mid < HMM_MAX_THRESHOLD)) + lo
         if len(tr) == 0:
-            return None
+            return None                   # nothing under the thresholds that carry weight: unvoiced
         h = dn[tr]
-        g = int(np.argmin(h))
-        # only troughs under the thresholds that carry any weight take part
-        deep = h < HMM_MAX_THRESHOLD
-        deep[g] = True
-        tr, h = tr[deep], h[deep]
-        g = int(np.argmin(h))
         below = h[:, None] < self._thr[None, :]                 # (troughs, thresholds)
-        rank = np.cumsum(below, axis=0) - 1
+        rank = np.cumsum(below, axis=0)
         nt = len(tr)
-        lam = HMM_BOLTZMANN
-        pmf = (1.0 - math.exp(-lam)) * np.exp(-lam * rank) / (1.0 - math.exp(-lam * nt))
-        probs = np.where(below, pmf, 0.0) @ self._beta
+        pmf = self._boltz[min(nt, len(self._boltz) - 1)]        # by rank among the troughs below
+        probs = np.where(below, pmf[np.minimum(rank, len(pmf) - 1)], 0.0) @ self._beta
+        g = int(np.argmin(h))
         probs[g] += HMM_NO_TROUGH * float(self._beta[~below[g]].sum())
         # a trough at two or three of another's period, that one nearly as deep: the shorter is
         # the note (a sample's thump, a weak fundamental; YIN's rule), and takes its weight
-        if nt > 1 and self.s.hmm_sub_slack > 0:
-            for i in range(nt - 1, 0, -1):
+        slack, sabs = self.s.hmm_sub_slack, self.s.hmm_sub_abs
+        if nt > 1 and (slack > 0 or sabs > 0):
+            for i in np.flatnonzero(probs > 0.01)[::-1]:
+                if i == 0:
+                    continue
                 for k in (3, 2):
                     u = tr[i] / k
                     near = np.flatnonzero(np.abs(tr[:i] - u) <= 0.03 * u + 1)
                     if len(near):
                         j = int(near[np.argmin(h[near])])
-                        if h[j] < max(self.s.hmm_sub_abs, h[i] + self.s.hmm_sub_slack):
+                        if h[j] < max(sabs, h[i] + slack):
                             probs[j] += probs[i]
                             probs[i] = 0.0
                             break
         keep = probs > 1e-4
-        if not keep.any():
-            return None
         tr, probs = tr[keep], probs[keep]
         a, b, e = dn[tr - 1], dn[tr], dn[tr + 1]
         den = a - 2.0 * b + e
         off = np.where(den > 0, 0.5 * (a - e) / np.where(den > 0, den, 1.0), 0.0)
         f = self.sr2 / (tr + np.clip(off, -0.5, 0.5))
-        midi = 69.0 + 12.0 * np.log2(f / 440.0)
-        bins = np.rint((midi - self.midi_lo) * self.bps).astype(np.int64)
+        bins = np.rint((69.0 + 12.0 * np.log2(f / 440.0) - self.midi_lo) * self.bps).astype(np.int64)
         ok = (bins >= 0) & (bins < self.nb)
         return bins[ok], f[ok], probs[ok]
 
     def _step(self, cands) -> None:
+        """One Viterbi step: the best log-likelihood of a path to each state (voiced, unvoiced)."""
         nb = self.nb
         ov = np.zeros(nb)
         if cands is not None and len(cands[0]):
@@ -718,51 +722,57 @@ class HmmTracker:
         vp = min(1.0, float(ov.sum()))
         self.confidence = vp
         fl = self._floor
-        lov = np.log(np.maximum(ov, fl))
-        lou = math.log(max((1.0 - vp) / nb, fl))
-        src, lt = self._src, self._lt
-        a_v = self._dv[src] + lt                 # (nb, 2w+1): from voiced sources
-        a_u = self._du[src] + lt
-        r = self._r
-        jv, ju = np.argmax(a_v, axis=1), np.argmax(a_u, axis=1)
-        bv, bu = a_v[r, jv], a_u[r, ju]
-        sv, su = src[r, jv], src[r, ju]
-        # a leap to any voiced state (a new note further than the band)
-        jl = int(np.argmax(self._dv))
-        leap = self._dv[jl] + self._ljump
-        v_from_v = np.maximum(bv + self._lstay, leap)
-        sv = np.where(bv + self._lstay >= leap, sv, jl)
-        # to voiced: stay voiced or switch from unvoiced
-        v_from_u = bu + self._lswitch
-        to_v = np.where(v_from_v >= v_from_u, sv, su + nb)
-        dv = np.maximum(v_from_v, v_from_u) + lov
-        u_from_u = bu + self._lstay
-        u_from_v = bv + self._lswitch
-        to_u = np.where(u_from_u >= u_from_v, su + nb, sv)
-        du = np.maximum(u_from_u, u_from_v) + lou
-        top = max(float(dv.max()), float(du.max()))
-        self._dv, self._du = dv - top, du - top
-        self._bps.append(np.concatenate((to_v, to_u)))
+        lo = np.empty((2, nb))
+        np.log(np.maximum(ov, fl), out=lo[0])
+        lo[1] = math.log(max((1.0 - vp) / nb, fl))
+        d = self._d                                       # (2, nb): voiced, unvoiced
+        buf = self._buf                                   # (2w+1, 2, nb): each source in the band
+        np.take(d.ravel(), self._idx, out=buf)
+        np.add(buf, self._ltT, out=buf)
+        best = buf.max(axis=0)
+        stay = best + self._lstay
+        np.maximum(stay[0], d[0].max() + self._ljump, out=stay[0])   # or a leap to any pitch
+        new = np.maximum(stay, best[::-1] + self._lswitch) + lo      # or switching kind
+        new -= new.max()
+        self._d = new
+        self._hist_d.append(d)
         self._cands.append(cands)
-        if len(self._bps) > self._lag:
-            self._bps.pop(0)
+        if len(self._hist_d) > self._lag:
+            self._hist_d.pop(0)
         if len(self._cands) > self._lag + 1:
             self._cands.pop(0)
 
+    def _pred(self, st: int, d: np.ndarray) -> int:
+        """The best predecessor of state ``st`` given the step before's ``d``."""
+        nb = self.nb
+        kind, b = divmod(st, nb)
+        src, lt = self._src[b], self._lt[b]
+        a_same = d[kind, src] + lt + self._lstay
+        a_other = d[1 - kind, src] + lt + self._lswitch
+        i, j = int(np.argmax(a_same)), int(np.argmax(a_other))
+        best, out = a_same[i], kind * nb + int(src[i])
+        if a_other[j] > best:
+            best, out = a_other[j], (1 - kind) * nb + int(src[j])
+        if kind == 0:
+            jl = int(np.argmax(d[0]))
+            if d[0, jl] + self._ljump > best:
+                out = jl
+        return out
+
     def _decode(self) -> float:
         nb = self.nb
-        st = int(np.argmax(np.concatenate((self._dv, self._du))))
-        for bp in reversed(self._bps[-self._lag:] if self._lag else []):
-            st = int(bp[st])
+        st = int(np.argmax(self._d))
+        for d in reversed(self._hist_d[-self._lag:] if self._lag else []):
+            st = self._pred(st, d)
         if st >= nb:
             return 0.0
         # the value: the newest hop's candidate nearest the state (within a bin or two), else the
         # lagged hop's, else the bin's centre
         for c in (self._cands[-1], self._cands[0]):
             if c is not None and len(c[0]):
-                d = np.abs(c[0] - st)
-                j = int(np.argmin(d - 1e-3 * c[2]))
-                if d[j] <= 2:
+                dd = np.abs(c[0] - st)
+                j = int(np.argmin(dd - 1e-3 * c[2]))
+                if dd[j] <= 2:
                     return float(c[1][j])
         return midi_to_hz(self.midi_lo + st / self.bps)
 
