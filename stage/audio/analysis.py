@@ -35,17 +35,18 @@ class AnalysisSettings:
     octave_room: float = 2.0      # a short window is sure of a reading with room for this many of its periods (2: the octave below)
     tail_db: float = 24.0         # a level this far under the recent peak is a release tail (or the room): no pitch
     tail_release_db_s: float = 12.0    # how fast that recent peak falls
-    tracker: str = "rules"        # "rules": PitchTracker; "hmm": HmmTracker (online pYIN)
+    tracker: str = "rules"        # "rules": PitchTracker; "hmm": HmmTracker (online pYIN);
+    #                               "auto": HmmTracker for a range from HMM_FROM_MIDI up, else PitchTracker
     hmm_integration: float = 0.5  # the CMNDF's sum runs over this share of the longest period
-    hmm_band: float = 2.3         # semitones a pitch may move in a hop
-    hmm_switch: float = 0.01      # voiced/unvoiced switching probability per hop
+    hmm_band: float = 2.3         # semitones a pitch may move in a step
+    hmm_switch: float = 0.05      # voiced/unvoiced switching probability per step
     hmm_min_l: int = 384          # the CMNDF's sum runs at least this long (samples at the input rate)
-    hmm_lag: int = 2              # steps the decoded frame lags the newest
-    hmm_stride: int = 1           # hops per step
-    hmm_jump: float = 0.001       # probability per step of a leap to any pitch
-    hmm_floor: float = 1e-6       # the least an observation's likelihood is taken to be
+    hmm_lag: int = 0              # steps the decoded frame lags the newest (0: the best path's end)
+    hmm_stride: int = 2           # hops per step
+    hmm_jump: float = 1e-8        # probability per step of a leap to any pitch
+    hmm_floor: float = 1e-14      # the least an observation's likelihood is taken to be
     hmm_sub_abs: float = 0.0      # (or this deep at all)
-    hmm_sub_slack: float = 0.1    # a trough at a half or third of another's period this little shallower takes its weight
+    hmm_sub_slack: float = 0.05   # a trough at a half or third of another's period this little shallower takes its weight
 
 
 def window_for(lowest_midi: int, samplerate: int, hop: int, margin: float = 1.0) -> int:
@@ -121,6 +122,7 @@ HMM_THRESHOLDS = 100
 HMM_BOLTZMANN = 2.0
 HMM_NO_TROUGH = 0.01
 HMM_BINS_PER_SEMITONE = 5
+HMM_FROM_MIDI = 36         # (tracker "auto") a range reaching under C2 keeps PitchTracker: a bass's thump reads low for a few hops
 HMM_MAX_THRESHOLD = 0.5   # beta(2, 18) puts 1e-4 of its weight above this
 
 
@@ -806,7 +808,8 @@ class PlayerAnalyzer:
         self.samplerate, self.hop, self.settings = samplerate, hop, settings
         self.gain = float(10.0 ** (gain_db / 20.0))
         self._scaled = np.zeros(hop, np.float32)
-        cls = HmmTracker if settings.tracker == "hmm" else PitchTracker
+        hmm = settings.tracker == "hmm" or (settings.tracker == "auto" and lowest_midi >= HMM_FROM_MIDI)
+        cls = HmmTracker if hmm else PitchTracker
         self.tracker = cls(samplerate, hop, lowest_midi, highest_midi, settings)
         self.window = self.tracker.windows[-1]
         self._onset = aubio.onset(settings.onset_method, max(1024, hop * 4), hop, samplerate)
