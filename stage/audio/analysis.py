@@ -565,17 +565,26 @@ def _beta_cdf_int(x: np.ndarray, a: int, b: int) -> np.ndarray:
 
 
 class HmmTracker:
-    """pYIN (Mauch & Dixon 2014) decoded online: per hop, the cumulative mean normalised
+    """pYIN (Mauch & Dixon 2014) decoded online, an alternative to PitchTracker
+    (``AnalysisSettings(tracker="hmm")``, or ``"auto"``: this one for a range from C2 up).
+
+    Every ``hmm_stride`` hops (2: every 10.7 ms at 48 kHz), the cumulative mean normalised
     difference (CMNDF) of the newest sound, read newest-first so its sum starts at the newest
-    sample; every trough of it a pitch candidate with a probability from a distribution of
-    YIN thresholds (beta(2, 18), troughs weighted by their order below each threshold); a
-    hidden Markov model over pitch bins (a fifth of a semitone over the player's range) with
-    an unvoiced twin of each, pitch moving at most ``HMM_BAND`` semitones a hop, voiced and
-    unvoiced switching with a small probability; decoded by Viterbi at a fixed lag of
-    ``HMM_LAG`` hops: the frame shown at hop t is the best path's state at t - lag, its value
-    the candidate of the newest hop nearest that state. A wrong note needs the evidence of
-    several hops against the cost of leaving the note (through unvoiced or by steps), so a
-    trough an octave down for a hop or two (a thump, a window across two notes) does not show."""
+    sample (an FFT autocorrelation; long periods at half rate), over lags up to the range's
+    lowest period and a sum of half that (at least ``hmm_min_l`` samples). Every trough under
+    0.5 is a pitch candidate, with pYIN's probability: YIN thresholds drawn from beta(2, 18),
+    each giving its weight to the troughs under it by a Boltzmann prior on their order (the
+    first one most); a trough at two or three of another's period where that one is nearly
+    as deep (``hmm_sub_slack``) hands it its weight (YIN's own rule: the shorter period is the
+    note). A hidden Markov model over pitch bins a fifth of a semitone wide over the player's
+    range, each with an unvoiced twin: a pitch moves at most ``hmm_band`` semitones a step (a
+    triangular weight), leaps anywhere with probability ``hmm_jump``, and switches between
+    voiced and unvoiced with ``hmm_switch``; the voiced states see the candidates' weight,
+    the unvoiced ones what is left of it. Viterbi decoding, online: the state shown is the
+    best path's at ``hmm_lag`` steps back (0: its end); its value the newest candidate in that
+    bin (or the next). A wrong note needs enough evidence to pay for the leap there and the
+    leap back, so an octave for a step or two (a window across two notes, a reed's noisy
+    start) is not shown. The level and release gates around it are PlayerAnalyzer's."""
 
     def __init__(self, samplerate: int, hop: int, lowest_midi: int, highest_midi: int,
                  settings: "AnalysisSettings"):
