@@ -58,17 +58,31 @@ from stage.audio.score import causal_on, flashes, lock_times, wobbles  # noqa: E
 HOP = 256
 SR = pitchset.SR
 METHODS = ["stage", "pyin"]
-ALL_METHODS = METHODS + ["aubio yinfft", "aubio yin", "pesto", "stage wait N (N hops)"]
+ALL_METHODS = METHODS + ["stage:field=value+...", "aubio yinfft", "aubio yin", "pesto", "stage wait N (N hops)"]
 TAIL_S = 0.25
 LOCK_HOLD_S = 0.020
 
 
 # ---------------------------------------------------------------- trackers: (stamps, f0) rows
 
-def run_stage(x, inst):
-    from stage.audio.analysis import analyze_signal
+def stage_settings(meth: str):
+    """``stage`` or ``stage:field=value+field=value``: the live tracker with AnalysisSettings
+    overridden (``stage:tracker=rules``, ``stage:tracker=hmm+hmm_lag=1``), to compare in one run."""
+    from dataclasses import fields, replace
+    from stage.audio.analysis import AnalysisSettings
+    s = AnalysisSettings()
+    if ":" not in meth:
+        return s
+    kinds = {f.name: type(getattr(s, f.name)) for f in fields(s)}
+    over = dict(kv.split("=", 1) for kv in meth.split(":", 1)[1].split("+") if kv)
+    return replace(s, **{k: kinds[k](v) for k, v in over.items()})
+
+
+def run_stage(x, inst, settings=None):
+    from stage.audio.analysis import AnalysisSettings, analyze_signal
+    settings = settings or AnalysisSettings()
     t0 = time.thread_time()
-    rows = [(t, fr.f0_hz) for t, fr in analyze_signal(x, SR, HOP, inst.lowest, inst.highest)]
+    rows = [(t, fr.f0_hz) for t, fr in analyze_signal(x, SR, HOP, inst.lowest, inst.highest, settings)]
     cpu = time.thread_time() - t0
     t, f = np.array(rows).T
     return t, f, cpu
@@ -207,8 +221,8 @@ def score_item(args):
     res = {}
     runs = []
     for meth in methods:
-        if meth == "stage":
-            runs.append((meth, *run_stage(x, item.instrument)))
+        if meth == "stage" or meth.startswith("stage:"):
+            runs.append((meth, *run_stage(x, item.instrument, stage_settings(meth))))
         elif meth == "pyin":
             centres, f, cpu = run_pyin(x, item.instrument, item.audio, cache)
             runs.append(("pyin", centres + (pyin_frame(item.instrument) / 2 - 1) / SR, f, cpu))   # its last sample
@@ -388,14 +402,14 @@ def main():
         splits.append("full")
     text, every = [], {}
     for sp in splits:
-        rep = report_of(results, methods, sp)
-        every[sp] = rep
-        text.append(markdown(rep, methods, sp))
+        every[sp] = report_of(results, methods, sp)
+    if a.json:
+        a.json.write_text(json.dumps(every, indent=1))
+    for sp in splits:
+        text.append(markdown(every[sp], methods, sp))
     print("\n".join(text))
     if a.md:
         a.md.write_text("\n".join(text))
-    if a.json:
-        a.json.write_text(json.dumps(every, indent=1))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,18 @@ class AnalysisSettings:
     octave_room: float = 2.0      # a short window is sure of a reading with room for this many of its periods (2: the octave below)
     tail_db: float = 24.0         # a level this far under the recent peak is a release tail (or the room): no pitch
     tail_release_db_s: float = 12.0    # how fast that recent peak falls
+    tracker: str = "rules"        # "rules": PitchTracker; "hmm": HmmTracker (online pYIN);
+    #                               "auto": HmmTracker for a range from HMM_FROM_MIDI up, else PitchTracker
+    hmm_integration: float = 0.5  # the CMNDF's sum runs over this share of the longest period
+    hmm_band: float = 2.3         # semitones a pitch may move in a step
+    hmm_switch: float = 0.05      # voiced/unvoiced switching probability per step
+    hmm_min_l: int = 384          # the CMNDF's sum runs at least this long (samples at the input rate)
+    hmm_lag: int = 0              # steps the decoded frame lags the newest (0: the best path's end)
+    hmm_stride: int = 2           # hops per step
+    hmm_jump: float = 1e-8        # probability per step of a leap to any pitch
+    hmm_floor: float = 1e-14      # the least an observation's likelihood is taken to be
+    hmm_sub_abs: float = 0.0      # (or this deep at all)
+    hmm_sub_slack: float = 0.05   # a trough at a half or third of another's period this little shallower takes its weight
 
 
 def window_for(lowest_midi: int, samplerate: int, hop: int, margin: float = 1.0) -> int:
@@ -104,6 +116,14 @@ ATTACK_S = 0.06       # a note's attack (a thump, a reed's noisy start): this lo
 SUB_ABS_HELD = 0.1    # after the attack, a half or a third of the period must repeat this well to be the note
 UPPER_ABS = 0.1       # of two readings an octave or a twelfth apart, the higher is the note where its
 UPPER_SLACK = 0.15    # period repeats this well, or this little less well than the lower one's
+
+HMM_HALF_FROM = 400        # periods longer than this (samples) are read at half rate
+HMM_THRESHOLDS = 100
+HMM_BOLTZMANN = 2.0
+HMM_NO_TROUGH = 0.01
+HMM_BINS_PER_SEMITONE = 5
+HMM_FROM_MIDI = 36         # (tracker "auto") a range reaching under C2 keeps PitchTracker: a bass's thump reads low for a few hops
+HMM_MAX_THRESHOLD = 0.5   # beta(2, 18) puts 1e-4 of its weight above this
 
 
 def _cents(a: float, b: float) -> float:
@@ -535,6 +555,255 @@ class PitchTracker:
         return best, c_best
 
 
+# ------------------------------------------------------------------ the online pYIN tracker
+
+def _beta_cdf_int(x: np.ndarray, a: int, b: int) -> np.ndarray:
+    """The regularised incomplete beta function for whole a, b (the beta distribution's CDF)."""
+    n = a + b - 1
+    x = np.clip(x, 0.0, 1.0)
+    return sum(math.comb(n, j) * x ** j * (1.0 - x) ** (n - j) for j in range(a, n + 1))
+
+
+class HmmTracker:
+    """pYIN (Mauch & Dixon 2014) decoded online, an alternative to PitchTracker
+    (``AnalysisSettings(tracker="hmm")``, or ``"auto"``: this one for a range from C2 up).
+
+    Every ``hmm_stride`` hops (2: every 10.7 ms at 48 kHz), the cumulative mean normalised
+    difference (CMNDF) of the newest sound, read newest-first so its sum starts at the newest
+    sample (an FFT autocorrelation; long periods at half rate), over lags up to the range's
+    lowest period and a sum of half that (at least ``hmm_min_l`` samples). Every trough under
+    0.5 is a pitch candidate, with pYIN's probability: YIN thresholds drawn from beta(2, 18),
+    each giving its weight to the troughs under it by a Boltzmann prior on their order (the
+    first one most); a trough at two or three of another's period where that one is nearly
+    as deep (``hmm_sub_slack``) hands it its weight (YIN's own rule: the shorter period is the
+    note). A hidden Markov model over pitch bins a fifth of a semitone wide over the player's
+    range, each with an unvoiced twin: a pitch moves at most ``hmm_band`` semitones a step (a
+    triangular weight), leaps anywhere with probability ``hmm_jump``, and switches between
+    voiced and unvoiced with ``hmm_switch``; the voiced states see the candidates' weight,
+    the unvoiced ones what is left of it. Viterbi decoding, online: the state shown is the
+    best path's at ``hmm_lag`` steps back (0: its end); its value the newest candidate in that
+    bin (or the next). A wrong note needs enough evidence to pay for the leap there and the
+    leap back, so an octave for a step or two (a window across two notes, a reed's noisy
+    start) is not shown. The level and release gates around it are PlayerAnalyzer's."""
+
+    def __init__(self, samplerate: int, hop: int, lowest_midi: int, highest_midi: int,
+                 settings: "AnalysisSettings"):
+        s = settings
+        self.sr, self.hop, self.s = samplerate, hop, s
+        self.f_min = midi_to_hz(lowest_midi - s.range_margin)
+        self.f_max = midi_to_hz(highest_midi + s.range_margin)
+        # long periods are read at half rate ([1 3 3 1]/8, every other sample)
+        self.scale = 2 if samplerate / self.f_min > HMM_HALF_FROM else 1
+        sr2 = samplerate // self.scale
+        self.sr2 = sr2
+        self.tmin = max(2, int(math.floor(sr2 / self.f_max)) - 1)
+        self.tmax = int(math.ceil(sr2 / self.f_min)) + 2
+        self.L = max(s.hmm_min_l // self.scale, int(self.tmax * s.hmm_integration))
+        self.n = self.L + self.tmax
+        self.m = _fft_size(self.n + self.L)
+        self._k = np.arange(1, self.tmax + 1, dtype=np.float64)
+        self._hist = np.zeros(self.n + 8, np.float32)
+        self._tail = np.zeros(3, np.float32)
+        self.windows = [self.n * self.scale]
+        # threshold distribution
+        thr = np.linspace(0.0, 1.0, HMM_THRESHOLDS + 1)
+        keep = thr[1:] <= HMM_MAX_THRESHOLD
+        self._thr = thr[1:][keep]
+        self._beta = np.diff(_beta_cdf_int(thr, 2, 18))[keep]
+        # the Boltzmann prior over a trough's rank (1, 2, ...) among n under a threshold
+        lam = HMM_BOLTZMANN
+        self._boltz = [np.zeros(1)] + [np.concatenate(([0.0], (1.0 - math.exp(-lam)) * np.exp(-lam * np.arange(n))
+                                                       / (1.0 - math.exp(-lam * n)))) for n in range(1, 65)]
+        # the pitch states
+        self.bps = HMM_BINS_PER_SEMITONE
+        self.midi_lo = lowest_midi - s.range_margin
+        self.nb = int(round((highest_midi + s.range_margin - self.midi_lo) * self.bps)) + 1
+        w = int(round(s.hmm_band * self.bps))
+        self.w = w
+        tri = 1.0 - np.abs(np.arange(-w, w + 1)) / (w + 1.0)
+        # row-normalised local transitions (source b' to target b = b' + d), as (target, offset)
+        src = np.arange(self.nb)[:, None] - np.arange(-w, w + 1)[None, :]     # source for target b at offset d
+        valid = (src >= 0) & (src < self.nb)
+        rowsum = np.zeros(self.nb)
+        for d, t in zip(range(-w, w + 1), tri):
+            lo, hi = max(0, -d), min(self.nb, self.nb - d)
+            rowsum[lo:hi] += t
+        lt = np.where(valid, np.log(np.broadcast_to(tri, src.shape)) - np.log(rowsum[np.clip(src, 0, self.nb - 1)]), -np.inf)
+        self._lt = lt                          # (nb, 2w+1)
+        self._src = np.clip(src, 0, self.nb - 1)
+        self._valid = valid
+        p = s.hmm_switch
+        self._lstay, self._lswitch = math.log(1.0 - p - s.hmm_jump), math.log(p)
+        self._ljump = math.log(s.hmm_jump / self.nb)
+        self._floor = s.hmm_floor
+        self._r = np.arange(self.nb)
+        self._idx = np.ascontiguousarray(
+            (np.arange(2)[:, None, None] * self.nb + self._src[None]).transpose(2, 0, 1)).astype(np.intp)
+        self._ltT = np.ascontiguousarray(lt.T[:, None, :])
+        self._buf = np.empty((2 * w + 1, 2, self.nb))
+        self._lag = s.hmm_lag
+        self._stride = s.hmm_stride
+        self._tick, self._out = 0, 0.0
+        self.reset()
+        self.since_onset = 0
+        self.confidence = 0.0
+
+    def reset(self) -> None:
+        nb = self.nb
+        self._d = np.zeros((2, nb))            # the best path's log-likelihood to each state
+        self._d[0] = -1e9                      # (voiced, unvoiced): at first, unvoiced
+        self._hist_d: list = []                # the newest `lag` steps' of them, to trace back
+        self._cands: list = []                 # the newest lag+1 frames' (bins, freqs)
+
+    def _take(self, x: np.ndarray) -> None:
+        if self.scale == 2:
+            y = np.concatenate((self._tail, x))
+            self._tail = y[-3:]
+            lp = (y[3:] + 3.0 * y[2:-1] + 3.0 * y[1:-2] + y[:-3]) * 0.125
+            x = lp[1::2]
+        m = len(x)
+        self._hist[:-m] = self._hist[m:]
+        self._hist[-m:] = x
+
+    def _cmndf(self) -> np.ndarray | None:
+        x = self._hist[:-self.n - 1:-1].astype(np.float64)
+        L, tmax = self.L, self.tmax
+        r = np.fft.irfft(np.fft.rfft(x, self.m) * np.conj(np.fft.rfft(x[:L], self.m)), self.m)[:tmax + 1]
+        c = np.concatenate(([0.0], np.cumsum(x * x)))
+        d = c[L] + (c[L:L + tmax + 1] - c[:tmax + 1]) - 2.0 * r
+        cm = np.cumsum(d[1:])
+        if cm[-1] <= 1e-12:
+            return None
+        dn = np.empty(tmax + 1)
+        dn[0] = 1.0
+        dn[1:] = d[1:] * self._k / np.maximum(cm, 1e-12)
+        return dn
+
+    def _candidates(self):
+        """(bins, freqs, probs) of this hop's troughs in the player's range."""
+        dn = self._cmndf()
+        if dn is None:
+            return None
+        lo, hi = self.tmin, self.tmax - 1
+        seg = dn[lo - 1:hi + 2]
+        mid = seg[1:-1]
+        tr = np.flatnonzero((mid < seg[:-2]) & (mid <= seg[2:]) & (mid < HMM_MAX_THRESHOLD)) + lo
+        if len(tr) == 0:
+            return None                   # nothing under the thresholds that carry weight: unvoiced
+        h = dn[tr]
+        below = h[:, None] < self._thr[None, :]                 # (troughs, thresholds)
+        rank = np.cumsum(below, axis=0)
+        nt = len(tr)
+        pmf = self._boltz[min(nt, len(self._boltz) - 1)]        # by rank among the troughs below
+        probs = np.where(below, pmf[np.minimum(rank, len(pmf) - 1)], 0.0) @ self._beta
+        g = int(np.argmin(h))
+        probs[g] += HMM_NO_TROUGH * float(self._beta[~below[g]].sum())
+        # a trough at two or three of another's period, that one nearly as deep: the shorter is
+        # the note (a sample's thump, a weak fundamental; YIN's rule), and takes its weight
+        slack, sabs = self.s.hmm_sub_slack, self.s.hmm_sub_abs
+        if nt > 1 and (slack > 0 or sabs > 0):
+            for i in np.flatnonzero(probs > 0.01)[::-1]:
+                if i == 0:
+                    continue
+                for k in (3, 2):
+                    u = tr[i] / k
+                    near = np.flatnonzero(np.abs(tr[:i] - u) <= 0.03 * u + 1)
+                    if len(near):
+                        j = int(near[np.argmin(h[near])])
+                        if h[j] < max(sabs, h[i] + slack):
+                            probs[j] += probs[i]
+                            probs[i] = 0.0
+                            break
+        keep = probs > 1e-4
+        tr, probs = tr[keep], probs[keep]
+        a, b, e = dn[tr - 1], dn[tr], dn[tr + 1]
+        den = a - 2.0 * b + e
+        off = np.where(den > 0, 0.5 * (a - e) / np.where(den > 0, den, 1.0), 0.0)
+        f = self.sr2 / (tr + np.clip(off, -0.5, 0.5))
+        bins = np.rint((69.0 + 12.0 * np.log2(f / 440.0) - self.midi_lo) * self.bps).astype(np.int64)
+        ok = (bins >= 0) & (bins < self.nb)
+        return bins[ok], f[ok], probs[ok]
+
+    def _step(self, cands) -> None:
+        """One Viterbi step: the best log-likelihood of a path to each state (voiced, unvoiced)."""
+        nb = self.nb
+        ov = np.zeros(nb)
+        if cands is not None and len(cands[0]):
+            np.add.at(ov, cands[0], cands[2])
+        vp = min(1.0, float(ov.sum()))
+        self.confidence = vp
+        fl = self._floor
+        lo = np.empty((2, nb))
+        np.log(np.maximum(ov, fl), out=lo[0])
+        lo[1] = math.log(max((1.0 - vp) / nb, fl))
+        d = self._d                                       # (2, nb): voiced, unvoiced
+        buf = self._buf                                   # (2w+1, 2, nb): each source in the band
+        np.take(d.ravel(), self._idx, out=buf)
+        np.add(buf, self._ltT, out=buf)
+        best = buf.max(axis=0)
+        stay = best + self._lstay
+        np.maximum(stay[0], d[0].max() + self._ljump, out=stay[0])   # or a leap to any pitch
+        new = np.maximum(stay, best[::-1] + self._lswitch) + lo      # or switching kind
+        new -= new.max()
+        self._d = new
+        self._hist_d.append(d)
+        self._cands.append(cands)
+        if len(self._hist_d) > self._lag:
+            self._hist_d.pop(0)
+        if len(self._cands) > self._lag + 1:
+            self._cands.pop(0)
+
+    def _pred(self, st: int, d: np.ndarray) -> int:
+        """The best predecessor of state ``st`` given the step before's ``d``."""
+        nb = self.nb
+        kind, b = divmod(st, nb)
+        src, lt = self._src[b], self._lt[b]
+        a_same = d[kind, src] + lt + self._lstay
+        a_other = d[1 - kind, src] + lt + self._lswitch
+        i, j = int(np.argmax(a_same)), int(np.argmax(a_other))
+        best, out = a_same[i], kind * nb + int(src[i])
+        if a_other[j] > best:
+            best, out = a_other[j], (1 - kind) * nb + int(src[j])
+        if kind == 0:
+            jl = int(np.argmax(d[0]))
+            if d[0, jl] + self._ljump > best:
+                out = jl
+        return out
+
+    def _decode(self) -> float:
+        nb = self.nb
+        st = int(np.argmax(self._d))
+        for d in reversed(self._hist_d[-self._lag:] if self._lag else []):
+            st = self._pred(st, d)
+        if st >= nb:
+            return 0.0
+        # the value: the newest hop's candidate nearest the state (within a bin or two), else the
+        # lagged hop's, else the bin's centre
+        for c in (self._cands[-1], self._cands[0]):
+            if c is not None and len(c[0]):
+                dd = np.abs(c[0] - st)
+                j = int(np.argmin(dd - 1e-3 * c[2]))
+                if dd[j] <= 2:
+                    return float(c[1][j])
+        return midi_to_hz(self.midi_lo + st / self.bps)
+
+    def listen(self, x: np.ndarray) -> None:
+        self._take(x)
+        self._tick += 1
+        if self._tick % self._stride == 0:
+            self._step(None)
+        self._out = 0.0
+        self.confidence = 0.0
+
+    def process(self, x: np.ndarray) -> tuple[float, float]:
+        self._take(x)
+        self._tick += 1
+        if self._tick % self._stride == 0:
+            self._step(self._candidates())
+            self._out = self._decode()
+        return self._out, self.confidence
+
+
 class PlayerAnalyzer:
     """One player's analysis, hop by hop: the input gain applied, then level (RMS and peak,
     dBFS), onsets and pitch; below the player's noise floor (with hysteresis) nothing is
@@ -548,7 +817,9 @@ class PlayerAnalyzer:
         self.samplerate, self.hop, self.settings = samplerate, hop, settings
         self.gain = float(10.0 ** (gain_db / 20.0))
         self._scaled = np.zeros(hop, np.float32)
-        self.tracker = PitchTracker(samplerate, hop, lowest_midi, highest_midi, settings)
+        hmm = settings.tracker == "hmm" or (settings.tracker == "auto" and lowest_midi >= HMM_FROM_MIDI)
+        cls = HmmTracker if hmm else PitchTracker
+        self.tracker = cls(samplerate, hop, lowest_midi, highest_midi, settings)
         self.window = self.tracker.windows[-1]
         self._onset = aubio.onset(settings.onset_method, max(1024, hop * 4), hop, samplerate)
         self._onset.set_threshold(settings.onset_threshold)
