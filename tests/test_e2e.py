@@ -121,7 +121,7 @@ def test_a_missing_device_names_the_ones_there(jack_server, tmp_path):
     session.write_text(SESSION.format(film=film).replace("samplerate = 48000", "samplerate = 44100"))
     r = subprocess.run(stage_cmd("check", session), env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
-    assert f"{session}:9: audio.samplerate:" in r.stderr and "it runs at 48000 Hz" in r.stderr
+    assert f"{session}:9: audio.samplerate:" in r.stderr and "this device runs at 48000 Hz" in r.stderr
     session.write_text(SESSION.format(film=film))
     r = subprocess.run(stage_cmd("check", session), env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

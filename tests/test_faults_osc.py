@@ -219,6 +219,7 @@ def test_a_flood_is_counted_and_dropped_and_the_picture_goes_on(tmp_path):
         out, err = sender.communicate(timeout=FLOOD_SECONDS + 30)
         r = subprocess.CompletedProcess(sender.args, sender.returncode, out, err)
         t1 = now()
+        time.sleep(1.5)                          # what is still in the socket's buffer is read before the end
         end_when_on_cue_two(run)
     assert r.returncode == 0, r.stderr
     sent = json.loads(r.stdout)
